@@ -1,0 +1,150 @@
+"""Finding and describing the container engine (Docker or Podman) that runs builds.
+
+Both engines are driven through the Docker SDK: Podman answers the same API on its own socket.
+What differs between them (rootless mode, cgroup support, the ulimits Podman insists on) is
+read once here, so the rest of xcargo asks `Engine` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import docker
+from docker.errors import DockerException
+
+from runtimes.errors import EngineUnavailable, UsageError
+
+EngineKind = Literal["docker", "podman"]
+RuntimeChoice = Literal["auto", "docker", "podman", "none"]
+
+ENGINE_URL_VARIABLES = ("XCARGO_ENGINE_URL", "DOCKER_HOST")
+CONNECT_TIMEOUT_SECONDS = 10
+# Go architecture names (what engines report) to Debian's, which name toolchain packages.
+_DEBIAN_ARCH = {"amd64": "amd64", "arm64": "arm64", "arm": "armhf", "386": "i386"}
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A connected engine and the facts about it that change how builds run."""
+
+    client: docker.DockerClient
+    url: str
+    kind: EngineKind
+    version: str
+    api_version: str
+    rootless: bool
+    cgroup_driver: str
+    cgroup_version: str
+    memory_limit_supported: bool
+    pids_limit_supported: bool
+    debian_arch: str
+
+    @property
+    def description(self) -> str:
+        mode = "rootless" if self.rootless else "rootful"
+        return f"{self.kind} {self.version} ({mode}, cgroup {self.cgroup_version or '?'}) at {self.url}"
+
+
+def socket_candidates(
+    runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """The engine URLs to try, in order: what the user set, then the usual sockets.
+
+    An explicit URL wins over any guess, so a user who set one never lands on another engine.
+    """
+    environ = os.environ if environ is None else environ
+    for variable in ENGINE_URL_VARIABLES:
+        if environ.get(variable):
+            return [environ[variable]]
+    runtime_dir = environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    docker_sockets = ["/var/run/docker.sock", f"{runtime_dir}/docker.sock"]
+    podman_sockets = ["/run/podman/podman.sock", f"{runtime_dir}/podman/podman.sock"]
+    if runtime == "docker":
+        sockets = docker_sockets
+    elif runtime == "podman":
+        sockets = podman_sockets
+    else:
+        sockets = docker_sockets + podman_sockets
+    return [f"unix://{path}" for path in sockets if os.path.exists(path)]
+
+
+def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None = None) -> Engine:
+    """Connect to the first engine that answers and describe it.
+
+    Raises `EngineUnavailable` with what to do when none answers, or when the one that answers
+    is not the runtime the configuration asks for.
+    """
+    if runtime == "none":
+        raise UsageError(
+            "container.runtime = 'none' in xcargo.toml, but xcargo-web builds only in containers",
+            hint="set runtime to 'auto', 'docker' or 'podman'",
+        )
+    candidates = socket_candidates(runtime, environ)
+    failures: list[str] = []
+    for url in candidates:
+        try:
+            engine = describe(docker.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT_SECONDS))
+        except DockerException as error:
+            failures.append(f"{url}: {_first_line(error)}")
+            continue
+        if runtime not in ("auto", engine.kind):
+            raise EngineUnavailable(
+                f"xcargo.toml asks for {runtime}, but the engine at {url} is {engine.kind}",
+                hint=f"point XCARGO_ENGINE_URL at a {runtime} socket, or set runtime = 'auto'",
+            )
+        return engine
+    raise EngineUnavailable(_unavailable_message(runtime, failures), hint=_START_HINT)
+
+
+def describe(client: docker.DockerClient) -> Engine:
+    """Ask a connected client what engine it talks to."""
+    version = client.version()
+    info = client.info()
+    components = [component.get("Name", "") for component in version.get("Components") or []]
+    kind: EngineKind = "podman" if _is_podman(components) else "docker"
+    return Engine(
+        client=client,
+        url=client.api.base_url,
+        kind=kind,
+        version=version.get("Version", "unknown"),
+        api_version=version.get("ApiVersion", "unknown"),
+        rootless=_is_rootless(info),
+        cgroup_driver=info.get("CgroupDriver") or "unknown",
+        cgroup_version=str(info.get("CgroupVersion") or ""),
+        memory_limit_supported=bool(info.get("MemoryLimit", True)),
+        pids_limit_supported=bool(info.get("PidsLimit", True)),
+        debian_arch=_DEBIAN_ARCH.get(version.get("Arch", ""), version.get("Arch", "unknown")),
+    )
+
+
+def _is_podman(component_names: Iterable[str]) -> bool:
+    return any("podman" in name.lower() for name in component_names)
+
+
+def _is_rootless(info: Mapping[str, object]) -> bool:
+    """Docker lists `name=rootless` in its security options; Podman also reports host.security."""
+    options = info.get("SecurityOptions") or []
+    if any("rootless" in str(option) for option in options):  # type: ignore[union-attr]
+        return True
+    return bool(info.get("Rootless"))
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _unavailable_message(runtime: RuntimeChoice, failures: list[str]) -> str:
+    wanted = "a container engine" if runtime == "auto" else f"a {runtime} engine"
+    if not failures:
+        return f"no socket of {wanted} was found (and XCARGO_ENGINE_URL / DOCKER_HOST are unset)"
+    return f"{wanted} did not answer:\n  " + "\n  ".join(failures)
+
+
+_START_HINT = (
+    "start Docker (`systemctl start docker`, or `dockerd &`), or Podman's API "
+    "(`podman system service --time=0 unix:///run/podman/podman.sock &`), "
+    "or set XCARGO_ENGINE_URL to the engine's socket, e.g. unix:///run/podman/podman.sock"
+)

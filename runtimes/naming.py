@@ -1,0 +1,87 @@
+"""Names and labels of everything xcargo creates on an engine.
+
+Names are deterministic so that a second build finds the first one's caches and a crashed
+build's container can be found and removed. Labels let xcargo list, size and clean what is its
+own without touching anything else on the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+LABEL_PREFIX = "io.xcargo."
+LABEL_MANAGED = f"{LABEL_PREFIX}managed"
+LABEL_KIND = f"{LABEL_PREFIX}kind"
+LABEL_PROJECT = f"{LABEL_PREFIX}project"
+LABEL_PROJECT_KEY = f"{LABEL_PREFIX}project-key"
+LABEL_TARGET = f"{LABEL_PREFIX}target"
+LABEL_TARGETS = f"{LABEL_PREFIX}targets"
+LABEL_IMAGE = f"{LABEL_PREFIX}image"
+LABEL_TOOLCHAIN = f"{LABEL_PREFIX}toolchain"
+LABEL_RUSTC = f"{LABEL_PREFIX}rustc"
+LABEL_SOURCE = f"{LABEL_PREFIX}source"
+LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
+LABEL_PHASE = f"{LABEL_PREFIX}phase"
+
+KIND_CARGO_HOME = "cargo-home"
+KIND_TARGET = "target"
+KIND_SCRATCH = "scratch"
+KIND_BUILD = "build"
+KIND_TOOLCHAIN = "toolchain"
+
+BASE_IMAGE = "localhost/xcargo/debian:trixie"
+TOOLCHAIN_BASE_IMAGE = "localhost/xcargo/toolchain-base:trixie"
+TOOLCHAIN_REPOSITORY = "localhost/xcargo/toolchain"
+
+_UNSAFE = re.compile(r"[^a-z0-9_.-]+")
+# Engines accept up to 255 characters; staying far below keeps `docker volume ls` readable.
+_MAX_PART = 40
+
+
+def slug(text: str, *, limit: int = _MAX_PART) -> str:
+    """Lower-case `text` into characters every engine accepts in a name."""
+    cleaned = _UNSAFE.sub("-", text.lower()).strip("-.") or "x"
+    return cleaned[:limit].rstrip("-.") or "x"
+
+
+def short_hash(text: str, length: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def project_key(name: str, path: str) -> str:
+    """One key per project checkout: its name for people, a hash of its path for uniqueness."""
+    return f"{slug(name, limit=30)}-{short_hash(path, 8)}"
+
+
+def image_key(image_id: str) -> str:
+    """The short form of an image id (`sha256:abc…` → `abc…`, 12 hex digits)."""
+    return image_id.split(":", 1)[-1][:12]
+
+
+def toolchain_key(rustc_version: str | None, image_id: str) -> str:
+    """What a CARGO_HOME is shared by: the rustc version when known, else the image itself."""
+    return f"rustc-{slug(rustc_version)}" if rustc_version else f"image-{image_key(image_id)}"
+
+
+def cargo_home_volume(toolchain: str) -> str:
+    return f"xcargo-cargo-home-{toolchain}"
+
+
+def target_volume(project: str, triple: str, image_id: str) -> str:
+    return f"xcargo-target-{project}-{slug(triple)}-{image_key(image_id)}"
+
+
+def build_container(project: str, triple: str, phase: str) -> str:
+    return f"xcargo-build-{project}-{slug(triple)}-{slug(phase)}"
+
+
+def toolchain_image(triple: str) -> str:
+    return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=128)}"
+
+
+def managed_labels(kind: str, **extra: str) -> dict[str, str]:
+    """Labels that mark an object as xcargo's; `extra` keys are LABEL_* suffixes (`target`…)."""
+    labels = {LABEL_MANAGED: "true", LABEL_KIND: kind}
+    labels.update({f"{LABEL_PREFIX}{key.replace('_', '-')}": value for key, value in extra.items()})
+    return labels

@@ -1,0 +1,219 @@
+"""One hardened container per build phase, streamed while it runs and never left behind.
+
+The container is a context manager: entering removes a stale container of the same name (left
+by a crashed run) but refuses to touch one that still runs, since that is a concurrent build of
+the same project and target and they would share a target volume; leaving kills and removes it
+whatever happened. Limits are set on every container: they are hardening, and Podman on some
+hosts cannot start a container without explicit ulimits at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import docker
+import requests
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+from docker.types import Mount, Ulimit
+
+from runtimes.engine import Engine
+from runtimes.errors import XcargoError
+
+LineCallback = Callable[[str], None]
+
+SOURCE_DIR = "/project"
+CARGO_HOME_DIR = "/xcargo/cargo-home"
+TARGET_DIR = "/xcargo/target"
+CA_BUNDLE_PATH = "/etc/xcargo/ca-certificates.crt"
+
+
+class BuildStopped(XcargoError):
+    """The engine stopped a build before cargo finished: timeout or memory."""
+
+    exit_code = 4
+
+
+class BuildBusy(XcargoError):
+    """A build of the same project and target is already running on this engine."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of a build container; the defaults fit a 2-core, 4 GiB build."""
+
+    memory: str = "4g"
+    pids: int = 4096
+    nofile: int = 20000
+    nproc: int = 4096
+    tmp_size: str = "1g"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything that defines one phase's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    mounts: list[Mount]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+    limits: Limits = field(default_factory=Limits)
+    working_dir: str = SOURCE_DIR
+
+
+@dataclass(frozen=True)
+class PhaseOutcome:
+    exit_code: int
+    seconds: float
+
+
+def create_kwargs(spec: ContainerSpec, engine: Engine) -> dict[str, object]:
+    """The hardened create request: no capabilities, no privilege gain, read-only root."""
+    limits = spec.limits
+    kwargs: dict[str, object] = {
+        "image": spec.image,
+        "command": spec.command,
+        "name": spec.name,
+        "labels": dict(spec.labels),
+        "environment": dict(spec.environment),
+        "working_dir": spec.working_dir,
+        "mounts": spec.mounts,
+        "network_mode": "bridge" if spec.network else "none",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,exec,nosuid,size={limits.tmp_size}"},
+        "ulimits": [
+            Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
+            Ulimit(name="nproc", soft=limits.nproc, hard=limits.nproc),
+        ],
+        "detach": True,
+    }
+    if engine.memory_limit_supported:
+        kwargs["mem_limit"] = limits.memory
+        kwargs["memswap_limit"] = limits.memory
+    if engine.pids_limit_supported:
+        kwargs["pids_limit"] = limits.pids
+    return kwargs
+
+
+class PhaseContainer:
+    """A build phase's container, created on enter and removed on exit."""
+
+    def __init__(self, engine: Engine, spec: ContainerSpec) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.container: Container | None = None
+
+    def __enter__(self) -> PhaseContainer:
+        remove_stale(self.engine.client, self.spec.name)
+        self.container = self.engine.client.containers.create(
+            **create_kwargs(self.spec, self.engine)
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.container is not None:
+            _kill_and_remove(self.container)
+
+    def run(self, on_line: LineCallback, *, timeout: float) -> PhaseOutcome:
+        """Start the container, stream its output line by line, wait for it within `timeout`.
+
+        Lines reach `on_line` as the container prints them, from a reader thread, so a long
+        build shows progress instead of one burst at the end.
+        """
+        assert self.container is not None, "use PhaseContainer as a context manager"
+        started = time.monotonic()
+        self.container.start()
+        reader = threading.Thread(
+            target=_pump_lines, args=(self.container, on_line), name=f"logs-{self.spec.name}"
+        )
+        reader.start()
+        try:
+            status = self.container.wait(timeout=timeout)
+        except requests.exceptions.ConnectionError as error:  # urllib3's read timeout lands here
+            _kill_and_remove(self.container)
+            reader.join(timeout=5)
+            raise BuildStopped(
+                f"the build took longer than its limit of {timeout:.0f} s and was stopped",
+                hint="raise the limit with --timeout SECONDS if the build needs longer",
+            ) from error
+        reader.join(timeout=30)
+        self.container.reload()
+        if self.container.attrs["State"].get("OOMKilled"):
+            raise BuildStopped(
+                f"the build ran out of memory (limit {self.spec.limits.memory}) and was killed",
+                hint="raise the limit with --memory, or build with fewer jobs (CARGO_BUILD_JOBS)",
+            )
+        return PhaseOutcome(exit_code=int(status["StatusCode"]), seconds=time.monotonic() - started)
+
+    def archive(self, path: str) -> Iterator[bytes]:
+        """A tar stream of `path` in the (stopped) container, for copying artifacts out."""
+        assert self.container is not None
+        stream, _stat = self.container.get_archive(path)
+        return stream
+
+
+def remove_stale(client: docker.DockerClient, name: str) -> None:
+    """Remove a leftover container of this name; refuse if it is still running."""
+    try:
+        existing = client.containers.get(name)
+    except NotFound:
+        return
+    if existing.status in ("running", "restarting", "paused"):
+        raise BuildBusy(
+            f"container {name} is still running: another build of this project and target "
+            "is under way, and two builds must not share one target cache",
+            hint=f"wait for it to finish, or stop it with `docker rm -f {name}`",
+        )
+    _kill_and_remove(existing)
+
+
+def _kill_and_remove(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError as error:
+        if "already in progress" not in str(error):
+            raise
+
+
+def _pump_lines(container: Container, on_line: LineCallback) -> None:
+    """Split the engine's log chunks (arbitrary byte boundaries) into whole text lines."""
+    pending = b""
+    try:
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
+    except (APIError, requests.exceptions.RequestException):
+        return  # the container was removed under us (timeout): nothing more to read
+    if pending:
+        on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
+
+
+def run_command(engine: Engine, image: str, command: list[str], *, name: str) -> str:
+    """Run a short command in a hardened, network-less container and return its output."""
+    lines: list[str] = []
+    spec = ContainerSpec(name=name, image=image, command=command, mounts=[], working_dir="/")
+    with PhaseContainer(engine, spec) as phase:
+        outcome = phase.run(lines.append, timeout=120)
+    if outcome.exit_code != 0:
+        raise XcargoError(f"`{' '.join(command)}` failed in {image}: {' '.join(lines)[-500:]}")
+    return "\n".join(lines)
