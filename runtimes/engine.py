@@ -45,7 +45,8 @@ class Engine:
     @property
     def description(self) -> str:
         mode = "rootless" if self.rootless else "rootful"
-        return f"{self.kind} {self.version} ({mode}, cgroup {self.cgroup_version or '?'}) at {self.url}"
+        cgroup = self.cgroup_version or "?"
+        return f"{self.kind} {self.version} ({mode}, cgroup v{cgroup}) at {self.url}"
 
 
 def socket_candidates(
