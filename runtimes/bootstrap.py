@@ -118,10 +118,10 @@ def ensure_debian_base(engine: Engine, *, on_line: LineCallback, refresh: bool) 
         _run_streaming(
             ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], on_line
         )
-        repository, tag = naming.BASE_IMAGE.rsplit(":", 1)
         on_line(f"importing the root filesystem as {naming.BASE_IMAGE}")
         try:
-            engine.client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+            # The tag goes inside `repository`: Podman ignores the separate `tag` parameter.
+            engine.client.api.import_image_from_file(str(tarball), repository=naming.BASE_IMAGE)
         except APIError as error:
             raise BootstrapError(f"the engine refused the Debian base image: {error}") from error
     image = engine.client.images.get(naming.BASE_IMAGE)

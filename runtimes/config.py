@@ -69,6 +69,7 @@ class ConfigNotice:
 
 
 def _refusal(message: str, hint: str | None = None) -> PydanticCustomError:
+    """A problem pydantic reports with its location; the message and hint reach ConfigError."""
     return PydanticCustomError("xcargo", "{message}", {"message": message, "hint": hint})
 
 
@@ -105,8 +106,8 @@ def _resolved_path(value: object, info: ValidationInfo) -> Path:
         raise _refusal(f"path {_shown(text)} contains a control character")
     try:
         return (_project_dir(info) / Path(text).expanduser()).resolve()
-    except (OSError, RuntimeError) as err:
-        raise _refusal(f"path {_shown(text)} cannot be resolved: {err}") from err
+    except (OSError, RuntimeError) as err:  # an unknown ~user, a symlink loop
+        raise _refusal(f"path {_shown(text)} cannot be resolved") from err
 
 
 def _inside_project(value: object, info: ValidationInfo) -> Path:
@@ -144,6 +145,7 @@ def _from_usage_error(check: Callable[[str], _Checked], value: object) -> _Check
 
 
 def _target_key(value: object) -> str:
+    """A `[targets."<triple>"]` name must be a triple rustc knows; it is kept as written."""
     return str(_from_usage_error(validate_triple, value))
 
 
@@ -197,8 +199,8 @@ class CacheConfig(_Frozen):
 
     @field_validator("registry_path", "git_path", mode="plain")
     @classmethod
-    def _check_cache_dir(cls, value: object, info: ValidationInfo) -> Path:
-        return _cache_dir(value, info)
+    def _check_cache_dir(cls, value: object, info: ValidationInfo) -> Path | None:
+        return None if value is None else _cache_dir(value, info)
 
 
 class PodmanMachineConfig(_Frozen):
@@ -241,13 +243,15 @@ class TargetContainerConfig(_Frozen):
 
     @field_validator("image", mode="plain")
     @classmethod
-    def _parse_image(cls, value: object) -> ImageReference:
+    def _parse_image(cls, value: object) -> ImageReference | None:
+        if value is None or isinstance(value, ImageReference):
+            return value
         return _from_usage_error(parse_image_reference, value)
 
     @field_validator("dockerfile", "context", mode="plain")
     @classmethod
-    def _check_inside_project(cls, value: object, info: ValidationInfo) -> Path:
-        return _inside_project(value, info)
+    def _check_inside_project(cls, value: object, info: ValidationInfo) -> Path | None:
+        return None if value is None else _inside_project(value, info)
 
 
 class _TargetTable(_Frozen):
@@ -344,6 +348,8 @@ def _parse_toml(text: str, file: str) -> dict[str, Any]:
     """Parse TOML, moving tomllib's "(at line N, column M)" into the error's line."""
     try:
         return tomllib.loads(text)
+    except RecursionError as err:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError("invalid TOML: values are nested too deeply", file=file) from err
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         position = _TOML_POSITION.search(message)
@@ -382,6 +388,7 @@ def _validate(
 
 
 def _remove(data: dict[str, Any], loc: tuple[int | str, ...]) -> None:
+    """Drop an ignored key so the next validation pass does not report it again."""
     table = data
     for part in loc[:-1]:
         table = table[part]
@@ -389,6 +396,7 @@ def _remove(data: dict[str, Any], loc: tuple[int | str, ...]) -> None:
 
 
 def _file_order(notice: ConfigNotice) -> tuple[bool, int]:
+    """Sort by line, so people read about the file top to bottom; unlocated notices last."""
     return notice.line is None, notice.line or 0
 
 
@@ -420,14 +428,18 @@ _NOT_IMPLEMENTED = {
         "yourself (`podman machine init`, `podman machine start`)"
     ),
 }
-_CUSTOM_DOCKERFILE = (
-    "custom Dockerfiles are not supported yet: the target builds in its `image`, "
-    "or in the default image for the target"
-)
-_NOT_IMPLEMENTED_PER_TARGET = ("dockerfile", "context", "build_args")
+_NOT_IMPLEMENTED_PER_TARGET = {
+    "dockerfile": (
+        "custom Dockerfiles are not supported yet: build the image yourself and set `image` "
+        "(or pass --container-image)"
+    ),
+    "context": "custom Dockerfiles are not supported yet: the build context is not used",
+    "build_args": "custom Dockerfiles are not supported yet: build arguments are not used",
+}
 
 
 def _unknown_key_notice(loc: tuple[int | str, ...], file: str, lines: _KeyLines) -> ConfigNotice:
+    """Warn about a key xcargo-web ignores, suggesting the known key it most looks like."""
     parent, key = _generic(loc[:-1]), str(loc[-1])
     known = list(_TABLES[parent].model_fields)
     suggestion = difflib.get_close_matches(key, known, n=1)
@@ -452,9 +464,9 @@ def _unsupported_notices(
     container = data.get("container", {})
     present = {path: text for path, text in _NOT_IMPLEMENTED.items() if path[1] in container}
     for triple, table in data.get("targets", {}).items():
-        for key in _NOT_IMPLEMENTED_PER_TARGET:
+        for key, text in _NOT_IMPLEMENTED_PER_TARGET.items():
             if key in table.get("container", {}):
-                present["targets", triple, "container", key] = _CUSTOM_DOCKERFILE
+                present["targets", triple, "container", key] = text
     notices = [
         ConfigNotice(file, lines.line_of(path), _dotted(path), text)
         for path, text in present.items()
@@ -472,6 +484,7 @@ def _config_error(errors: list[ErrorDetails], file: str, lines: _KeyLines) -> Co
 
 
 def _problem(error: ErrorDetails, file: str, lines: _KeyLines) -> tuple[ConfigNotice, str | None]:
+    """Locate one pydantic error; "[key]" marks a bad dict key, which is located like its value."""
     loc = tuple(part for part in error["loc"] if part != "[key]")
     hint = error.get("ctx", {}).get("hint") if error["type"] == "xcargo" else None
     return ConfigNotice(file, lines.line_of(loc), _dotted(loc), _human(error)), hint
@@ -565,6 +578,7 @@ class _KeyLines:
 
 
 def _parse_line(line: str) -> dict[str, Any] | None:
+    """Parse one line as a TOML document; for `key = [` (a value going on) parse the key alone."""
     try:
         return tomllib.loads(line)
     except tomllib.TOMLDecodeError:
@@ -579,6 +593,7 @@ def _parse_line(line: str) -> dict[str, Any] | None:
 
 
 def _key_paths(table: dict[str, Any]) -> Iterator[tuple[str, ...]]:
+    """Every key path a line defines: `a.b = { c = 1 }` defines a, a.b and a.b.c."""
     for key, value in table.items():
         yield (key,)
         if isinstance(value, dict):

@@ -97,16 +97,16 @@ def resolve_image(engine: Engine, request: BuildRequest) -> tuple[str, Image]:
     out to a registry the user did not choose.
     """
     target_config = request.config.for_target(request.triple)
-    if target_config.dockerfile is not None and request.image is None:
+    if request.image:
+        reference = request.image
+    elif target_config.image is not None:
+        reference = target_config.image.canonical
+    elif target_config.dockerfile is not None:
         raise UsageError(
             f"targets.{request.triple}.container.dockerfile is set, but custom Dockerfiles "
             "are not supported yet",
             hint="build the image yourself and set `image`, or pass --container-image",
         )
-    if request.image:
-        reference = request.image
-    elif target_config.image is not None:
-        reference = target_config.image.canonical
     else:
         reference = naming.toolchain_image(request.triple)
     try:

@@ -87,7 +87,8 @@ def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None =
     failures: list[str] = []
     for url in candidates:
         try:
-            engine = describe(docker.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT_SECONDS))
+            client = docker.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT_SECONDS)
+            engine = describe(client, url)
         except DockerException as error:
             failures.append(f"{url}: {_first_line(error)}")
             continue
@@ -100,7 +101,7 @@ def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None =
     raise EngineUnavailable(_unavailable_message(runtime, failures), hint=_START_HINT)
 
 
-def describe(client: docker.DockerClient) -> Engine:
+def describe(client: docker.DockerClient, url: str) -> Engine:
     """Ask a connected client what engine it talks to."""
     version = client.version()
     info = client.info()
@@ -108,7 +109,7 @@ def describe(client: docker.DockerClient) -> Engine:
     kind: EngineKind = "podman" if _is_podman(components) else "docker"
     return Engine(
         client=client,
-        url=client.api.base_url,
+        url=url,
         kind=kind,
         version=version.get("Version", "unknown"),
         api_version=version.get("ApiVersion", "unknown"),

@@ -22,7 +22,7 @@ from docker.models.containers import Container
 from docker.types import Mount, Ulimit
 
 from runtimes.engine import Engine
-from runtimes.errors import XcargoError
+from runtimes.errors import EngineUnavailable, XcargoError
 
 LineCallback = Callable[[str], None]
 
@@ -145,21 +145,39 @@ class PhaseContainer:
         reader.start()
         try:
             status = self.container.wait(timeout=timeout)
-        except requests.exceptions.ConnectionError as error:  # urllib3's read timeout lands here
+        except requests.exceptions.RequestException as error:
+            # The SDK reports a read timeout as a ConnectionError; elapsed time tells the two apart.
             _kill_and_remove(self.container)
             reader.join(timeout=5)
+            if time.monotonic() - started < timeout * 0.9:
+                raise EngineUnavailable(
+                    f"lost the engine at {self.engine.url} during the build: {error}",
+                    hint="check that the engine still runs (`xcargo container doctor`)",
+                ) from error
             raise BuildStopped(
                 f"the build took longer than its limit of {timeout:.0f} s and was stopped",
                 hint="raise the limit with --timeout SECONDS if the build needs longer",
             ) from error
         reader.join(timeout=30)
-        self.container.reload()
-        if self.container.attrs["State"].get("OOMKilled"):
+        exit_code = int(status["StatusCode"])
+        if self._killed_for_memory(exit_code):
             raise BuildStopped(
                 f"the build ran out of memory (limit {self.spec.limits.memory}) and was killed",
                 hint="raise the limit with --memory, or build with fewer jobs (CARGO_BUILD_JOBS)",
             )
-        return PhaseOutcome(exit_code=int(status["StatusCode"]), seconds=time.monotonic() - started)
+        return PhaseOutcome(exit_code=exit_code, seconds=time.monotonic() - started)
+
+    def _killed_for_memory(self, exit_code: int) -> bool:
+        """Docker reports OOMKilled; Podman never does (conmon writes its marker elsewhere),
+        so there a SIGKILL (137) that xcargo did not send, under a memory limit, is the OOM.
+        """
+        assert self.container is not None
+        self.container.reload()
+        if self.container.attrs["State"].get("OOMKilled"):
+            return True
+        return (
+            self.engine.kind == "podman" and exit_code == 137 and self.engine.memory_limit_supported
+        )
 
     def archive(self, path: str) -> Iterator[bytes]:
         """A tar stream of `path` in the (stopped) container, for copying artifacts out."""

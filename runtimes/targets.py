@@ -204,8 +204,8 @@ def _check_syntax(text: str) -> None:
 
 
 def _suggest(text: str) -> str:
-    """Name the closest known targets, or say where the full list is."""
-    matches = difflib.get_close_matches(text, sorted(KNOWN_TARGETS), n=3)
+    """Name the closest known target (only one: a list of near-misses reads as noise)."""
+    matches = difflib.get_close_matches(text, sorted(KNOWN_TARGETS), n=1)
     if not matches:
         return "run `rustup target list` to see the targets with a prebuilt standard library"
-    return f"did you mean {' or '.join(matches)}?"
+    return f"did you mean {matches[0]}?"

@@ -1,0 +1,322 @@
+"""The `xcargo` command line: cross-builds, toolchain images, container caches, engine checks.
+
+stdout carries only what a script wants to read (artifact lines in `sha256sum` format, tables);
+cargo's log and xcargo's progress go to stderr, like cargo's own. Exit codes: 0 success, 1 the
+build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy), 5 image problem.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from docker.errors import DockerException
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from runtimes import bootstrap as toolchain_bootstrap
+from runtimes import caches, host, naming
+from runtimes.config import XcargoConfig, load_config
+from runtimes.cross_build import BuildRequest, BuildResult, ImageMissing, run_build
+from runtimes.doctor import run_checks
+from runtimes.engine import connect
+from runtimes.errors import UsageError, XcargoError
+from runtimes.images import toolchain_images
+from runtimes.project import locate_project
+from runtimes.references import parse_image_reference
+from runtimes.sandbox import Limits
+from runtimes.targets import validate_triple
+from runtimes.toolchains import RECIPES
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Tables keep whole names when piped: rich would otherwise wrap them at 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _fail(error: XcargoError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(error.message)}")
+    if error.hint:
+        err.print(f"  [yellow]hint:[/] {escape(error.hint)}")
+    sys.exit(error.exit_code)
+
+
+def _log_line(prefix: str = "") -> Callable[[str], None]:
+    def show(line: str) -> None:
+        err.print(f"{prefix}{escape(line)}")
+
+    return show
+
+
+def _say(message: str) -> None:
+    err.print(f"[bold cyan]xcargo:[/] {message}")
+
+
+def _print_config_notices(config: XcargoConfig) -> None:
+    for notice in config.warnings:
+        err.print(f"[yellow]warning:[/] {escape(str(notice))}")
+    for notice in config.unsupported:
+        err.print(f"[yellow]not supported yet:[/] {escape(str(notice))}")
+
+
+class XcargoGroup(click.Group):
+    """Turns xcargo's errors into a message, a hint and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except XcargoError as error:
+            _fail(error)
+        except DockerException as error:
+            _fail(XcargoError(f"the container engine failed: {error}"))
+        except KeyboardInterrupt:
+            err.print("interrupted: build containers were removed")
+            sys.exit(130)
+
+
+@click.group(cls=XcargoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xcargo-web", prog_name="xcargo")
+def main() -> None:
+    """Cross-compile Rust projects in Docker or Podman containers, on warm caches.
+
+    The engine is XCARGO_ENGINE_URL or DOCKER_HOST when set, else the first Docker or Podman
+    socket found.
+    """
+
+
+@main.command()
+@click.option("--target", "triple", required=True, help="Rust target triple to build for.")
+@click.option("--release", is_flag=True, help="Build with the release profile.")
+@click.option("--container-image", metavar="IMAGE", help="Build in this image (must be local).")
+@click.option(
+    "--manifest-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Cargo.toml of the project (default: the one above the current directory).",
+)
+@click.option(
+    "--timeout",
+    default=1800,
+    show_default=True,
+    type=click.IntRange(10, 86400),
+    help="Seconds the whole build may take before it is stopped.",
+)
+@click.option("--memory", default="4g", show_default=True, help="Memory limit of a build.")
+@click.option(
+    "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
+)
+def build(
+    triple: str,
+    release: bool,
+    container_image: str | None,
+    manifest_path: Path | None,
+    timeout: int,
+    memory: str,
+    no_bootstrap: bool,
+) -> None:
+    """Cross-compile the project for TARGET in a container.
+
+    The source is mounted read-only; dependencies are fetched with the network on, then the
+    build runs with the network off. Artifacts land in target/<triple>/<profile>/ and are
+    printed on stdout as `<sha256>  <path>`.
+    """
+    validate_triple(triple)
+    project = locate_project(Path.cwd(), manifest_path)
+    config = load_config(project.root)
+    _print_config_notices(config)
+    if container_image:
+        parse_image_reference(container_image)
+    engine = connect(config.container.runtime)
+    request = BuildRequest(
+        project=project,
+        triple=triple,
+        config=config,
+        release=release,
+        image=container_image,
+        timeout=timeout,
+        limits=Limits(memory=memory),
+        state_dir=host.state_dir(),
+        ca_bundle=host.ca_bundle(),
+    )
+    _say(f"building {escape(project.name)} for {triple} on {escape(engine.description)}")
+    started = time.monotonic()
+    try:
+        result = run_build(engine, request, _log_line())
+    except ImageMissing:
+        if container_image or config.for_target(triple).image or no_bootstrap:
+            raise
+        _say(f"no toolchain image for {triple} yet: making it now (once, a few minutes)")
+        toolchain_bootstrap.bootstrap(engine, [triple], on_line=_log_line("  "))
+        result = run_build(engine, request, _log_line())
+    _report(result, time.monotonic() - started, release)
+    if not result.succeeded:
+        sys.exit(1)
+
+
+def _report(result: BuildResult, seconds: float, release: bool) -> None:
+    profile = "release" if release else "debug"
+    if not result.succeeded:
+        err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
+        return
+    _say(
+        f"built {result.triple} ({profile}) in {seconds:.2f} s with {escape(result.image)} "
+        f"(rustc {escape(result.rustc_version)})"
+    )
+    phases = [f"{name} {value:.2f} s" for name, value in result.phases.items()]
+    if result.fetch_skipped:
+        phases.insert(1, "fetch skipped (Cargo.lock unchanged)")
+    err.print("  phases: " + " · ".join(phases))
+    volumes = result.volumes
+    if volumes.scratch:
+        err.print("  cache: off (cache.enabled = false): scratch volumes, removed")
+    else:
+        registry = "cold" if result.crates_downloaded else "warm"
+        target = "cold (new volume)" if volumes.target_created else "warm"
+        err.print(
+            f"  cache: registry {registry} ({result.crates_downloaded} crates downloaded) · "
+            f"target {target} ({volumes.target})"
+        )
+    for artifact in result.artifacts:
+        out.print(f"{artifact.sha256}  {artifact.path}")
+
+
+@main.group()
+def images() -> None:
+    """Toolchain images made on this machine, no registry needed."""
+
+
+@images.command("bootstrap")
+@click.option(
+    "--target",
+    "triples",
+    multiple=True,
+    metavar="TRIPLE",
+    help=f"Target to make an image for (repeatable; default: {', '.join(RECIPES)}).",
+)
+@click.option("--refresh", is_flag=True, help="Make the Debian base again (new packages).")
+def images_bootstrap(triples: tuple[str, ...], refresh: bool) -> None:
+    """Make toolchain images with debootstrap and Debian's Rust packages.
+
+    Running it again builds nothing unless a Dockerfile or a parent image changed.
+    """
+    for triple in triples:
+        validate_triple(triple)
+    engine = connect()
+    started = time.monotonic()
+    outcomes = toolchain_bootstrap.bootstrap(
+        engine, list(triples or RECIPES), on_line=_log_line("  "), refresh=refresh
+    )
+    for outcome in outcomes:
+        state = "built" if outcome.built else "up to date"
+        out.print(f"{outcome.image}  {state}  {naming.image_key(outcome.image_id)}")
+    _say(f"toolchain images ready in {time.monotonic() - started:.1f} s")
+
+
+@main.group()
+def container() -> None:
+    """Container images and engine checks."""
+
+
+@container.command("images")
+def container_images() -> None:
+    """List the toolchain images on the engine, with their targets and sizes."""
+    engine = connect()
+    table = Table("image", "targets", "rustc", "size", "created", "source", box=None)
+    for image in toolchain_images(engine):
+        table.add_row(
+            image.reference,
+            ", ".join(image.targets),
+            image.rustc,
+            human_size(image.size),
+            image.created[:19],
+            image.source,
+        )
+    out.print(table)
+
+
+@container.command("doctor")
+def container_doctor() -> None:
+    """Check the engine, its limits, the toolchain images and the caches."""
+    checks = run_checks(Path.cwd())
+    for check in checks:
+        mark = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}[check.status]
+        out.print(f"{mark} {escape(check.message)}")
+        if check.hint:
+            out.print(f"    [dim]{escape(check.hint)}[/]")
+    if any(check.status == "fail" for check in checks):
+        sys.exit(3 if not checks or checks[0].status == "fail" else 1)
+
+
+@main.group()
+def cache() -> None:
+    """Container cache volumes: CARGO_HOME per toolchain, target dir per project."""
+
+
+def _require_containers_flag(containers: bool) -> None:
+    if not containers:
+        raise UsageError(
+            "xcargo-web keeps only container caches", hint="say --containers to act on them"
+        )
+
+
+@cache.command("stats")
+@click.option("--containers", is_flag=True, help="Container cache volumes (the only kind here).")
+def cache_stats(containers: bool) -> None:
+    """Sizes of the container cache volumes, per volume and in total."""
+    _require_containers_flag(containers)
+    engine = connect()
+    rows = caches.usage(engine)
+    table = Table("volume", "kind", "project", "target", "size", "in use", box=None)
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.kind,
+            row.project,
+            row.target,
+            human_size(row.size),
+            "yes" if row.in_use else "",
+        )
+    out.print(table)
+    total = sum(row.size for row in rows)
+    out.print(f"total: {human_size(total)} in {len(rows)} volumes")
+    _warn_about_size(total)
+
+
+def _warn_about_size(total: int) -> None:
+    if total >= caches.CLEAN_BYTES:
+        err.print(
+            f"[red]warning:[/] caches use {human_size(total)}, over "
+            f"{human_size(caches.CLEAN_BYTES)}: run `xcargo cache clean --containers`"
+        )
+    elif total >= caches.WARN_BYTES:
+        err.print(
+            f"[yellow]warning:[/] caches use {human_size(total)}, over "
+            f"{human_size(caches.WARN_BYTES)}"
+        )
+
+
+@cache.command("clean")
+@click.option("--containers", is_flag=True, help="Remove container cache volumes.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+def cache_clean(containers: bool, dry_run: bool) -> None:
+    """Remove the container cache volumes no container uses (running builds keep theirs)."""
+    _require_containers_flag(containers)
+    engine = connect()
+    report = caches.clean(engine, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for volume in report.removed:
+        out.print(f"{verb} {volume.name} ({human_size(volume.size)})")
+    for volume in report.kept_in_use:
+        out.print(f"kept {volume.name}: in use")
+    _say(f"{verb} {len(report.removed)} volumes, {human_size(report.freed)}")

@@ -1,0 +1,116 @@
+"""`xcargo container doctor`: every check a build depends on, each with what to do about it."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from runtimes import caches, host
+from runtimes.config import XcargoConfig, load_config
+from runtimes.engine import Engine, RuntimeChoice, connect
+from runtimes.errors import XcargoError
+from runtimes.images import toolchain_images
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    status: Status
+    message: str
+    hint: str | None = None
+
+
+def run_checks(project_dir: Path) -> list[Check]:
+    """The engine check comes first; when it fails, the engine checks after it are skipped."""
+    checks: list[Check] = []
+    config = _config_check(project_dir, checks)
+    runtime: RuntimeChoice = config.container.runtime if config else "auto"
+    try:
+        engine = connect(runtime)
+    except XcargoError as error:
+        return [Check("fail", f"engine: {error.message}", error.hint), *checks]
+    checks.insert(0, Check("ok", f"engine: {engine.description}"))
+    for check in (_limits, _toolchains, _cache_size):
+        checks.append(check(engine))
+    if config is not None:
+        enabled = config.container.cache.enabled
+        checks.append(
+            Check("ok", "volume caching enabled")
+            if enabled
+            else Check(
+                "warn", "volume caching disabled (cache.enabled = false): every build is cold"
+            )
+        )
+    checks += [_debootstrap(), _ca_bundle()]
+    return checks
+
+
+def _config_check(project_dir: Path, checks: list[Check]) -> XcargoConfig | None:
+    try:
+        config = load_config(project_dir)
+    except XcargoError as error:
+        checks.append(Check("fail", f"xcargo.toml: {error.message}", error.hint))
+        return None
+    where = str(config.path) if config.path else "no xcargo.toml here: defaults"
+    checks.append(Check("ok" if not config.warnings else "warn", f"configuration: {where}"))
+    checks += [Check("warn", str(notice)) for notice in (*config.warnings, *config.unsupported)]
+    return config
+
+
+def _limits(engine: Engine) -> Check:
+    missing = [
+        name
+        for name, supported in (
+            ("memory", engine.memory_limit_supported),
+            ("pids", engine.pids_limit_supported),
+        )
+        if not supported
+    ]
+    where = f"cgroup v{engine.cgroup_version or '?'} ({engine.cgroup_driver})"
+    if missing:
+        return Check(
+            "warn",
+            f"limits: the engine cannot enforce {' and '.join(missing)} limits on {where}",
+            "builds run without those limits; a rootless engine on cgroup v1 cannot set them",
+        )
+    return Check("ok", f"limits: memory and pids limits enforced on {where}")
+
+
+def _toolchains(engine: Engine) -> Check:
+    images = toolchain_images(engine)
+    if not images:
+        return Check("warn", "toolchain images: none yet", "run `xcargo images bootstrap`")
+    targets = sorted({target for image in images for target in image.targets})
+    return Check("ok", f"toolchain images: {len(images)} local, for {', '.join(targets)}")
+
+
+def _cache_size(engine: Engine) -> Check:
+    rows = caches.usage(engine)
+    total = sum(row.size for row in rows)
+    gigabytes = total / 1024**3
+    message = f"caches: {len(rows)} volumes, {gigabytes:.2f} GiB"
+    if total >= caches.CLEAN_BYTES:
+        return Check("warn", message + " (over 10 GiB)", "run `xcargo cache clean --containers`")
+    if total >= caches.WARN_BYTES:
+        return Check("warn", message + " (over 5 GiB)")
+    return Check("ok", message)
+
+
+def _debootstrap() -> Check:
+    if shutil.which("debootstrap"):
+        return Check("ok", "debootstrap available: toolchain images can be made without a registry")
+    return Check(
+        "warn",
+        "debootstrap missing: `xcargo images bootstrap` cannot run",
+        "apt-get install debootstrap",
+    )
+
+
+def _ca_bundle() -> Check:
+    bundle = host.ca_bundle()
+    if bundle is None:
+        return Check("warn", "no CA bundle found for the fetch phase", "set XCARGO_CA_BUNDLE")
+    return Check("ok", f"fetch phase trusts the host's CA bundle {bundle}")
