@@ -1,0 +1,1 @@
+"""The build server's Django app: models, services, selectors, tasks, views, api, admin."""

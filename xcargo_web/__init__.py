@@ -1,0 +1,1 @@
+"""Configuration of the xcargo-web server: settings, URLs, WSGI."""
