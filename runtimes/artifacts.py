@@ -80,14 +80,19 @@ def relative_output_path(container_path: str, target_dir: str) -> PurePosixPath:
 def extract_single_file(archive: Iterator[bytes], destination: Path) -> Artifact:
     """Write the one regular file of a tar stream to `destination`, atomically, with its sha256."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with _ChunkReader(archive) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-        for member in tar:
-            if not member.isreg():
-                raise XcargoError(f"{destination.name}: the artifact is not a regular file")
-            source = tar.extractfile(member)
-            assert source is not None
-            digest, size = _copy_atomically(source, destination, mode=member.mode & 0o755)
-            return Artifact(name=destination.name, path=destination, size=size, sha256=digest)
+    try:
+        with _ChunkReader(archive) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if not member.isreg():
+                    raise XcargoError(f"{destination.name}: the artifact is not a regular file")
+                source = tar.extractfile(member)
+                assert source is not None
+                digest, size = _copy_atomically(source, destination, mode=member.mode & 0o755)
+                return Artifact(name=destination.name, path=destination, size=size, sha256=digest)
+    except tarfile.TarError as error:
+        raise XcargoError(
+            f"{destination.name}: the engine returned an unreadable archive: {error}"
+        ) from error
     raise XcargoError(f"{destination.name}: the engine returned an empty archive")
 
 

@@ -46,10 +46,13 @@ def locate_project(start: Path, manifest_path: Path | None = None) -> CargoProje
     """The project holding `start` (or `manifest_path`), promoted to its workspace root."""
     manifest = _manifest_from(manifest_path) if manifest_path else _nearest_manifest(start)
     root = manifest.parent
-    for ancestor in manifest.parent.parents:
-        candidate = ancestor / MANIFEST
-        if candidate.is_file() and "workspace" in _read_manifest(candidate):
-            root = ancestor
+    # Like cargo: a manifest with [workspace] is its own root, else the nearest one above it.
+    if "workspace" not in _read_manifest(manifest):
+        for ancestor in manifest.parent.parents:
+            candidate = ancestor / MANIFEST
+            if candidate.is_file() and "workspace" in _read_manifest(candidate):
+                root = ancestor
+                break
     data = _read_manifest(root / MANIFEST)
     package = data.get("package")
     name = package.get("name") if isinstance(package, dict) else None

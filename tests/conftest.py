@@ -1,0 +1,81 @@
+"""Shared fixtures: real engines, bootstrapped toolchain images, throwaway copies of fixture crates.
+
+Builds here run in real containers. Docker is expected on its default socket and Podman on
+/run/podman/podman.sock (`.ci/run` starts it with scripts/podman-service.sh); a missing engine
+fails the tests that need it rather than skipping them, so CI cannot pass without them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from runtimes import naming
+from runtimes.bootstrap import bootstrap
+from runtimes.engine import Engine, connect
+from runtimes.project import CargoProject, locate_project
+from tests.support import AARCH64, ARMV7, X86_64
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DOCKER_URL = "unix:///var/run/docker.sock"
+PODMAN_URL = "unix:///run/podman/podman.sock"
+
+
+def _print_line(line: str) -> None:
+    print(line)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Engine:
+    return connect("docker", environ={"XCARGO_ENGINE_URL": DOCKER_URL})
+
+
+@pytest.fixture(scope="session")
+def podman_engine() -> Engine:
+    return connect("podman", environ={"XCARGO_ENGINE_URL": PODMAN_URL})
+
+
+@pytest.fixture(scope="session")
+def docker_toolchains(docker_engine: Engine) -> Engine:
+    """The three toolchain images on Docker; a no-op when `.ci/run` made them already."""
+    bootstrap(docker_engine, [AARCH64, ARMV7, X86_64], on_line=_print_line)
+    return docker_engine
+
+
+@pytest.fixture(scope="session")
+def podman_toolchains(podman_engine: Engine) -> Engine:
+    bootstrap(podman_engine, [AARCH64], on_line=_print_line)
+    return podman_engine
+
+
+ProjectFactory = Callable[..., CargoProject]
+
+
+@pytest.fixture
+def copy_fixture(tmp_path: Path) -> Iterator[ProjectFactory]:
+    """Copies a fixture crate (without any target/) into a fresh directory, so each test has
+    its own project key and target volume; the volumes are removed afterwards.
+    """
+    made: list[tuple[Engine, CargoProject]] = []
+
+    def make(name: str, engine: Engine, *, xcargo_toml: str | None = None) -> CargoProject:
+        destination = tmp_path / name
+        shutil.copytree(FIXTURES / name, destination, ignore=shutil.ignore_patterns("target"))
+        if xcargo_toml is not None:
+            (destination / "xcargo.toml").write_text(xcargo_toml)
+        project = locate_project(destination)
+        made.append((engine, project))
+        return project
+
+    yield make
+    for engine, project in made:
+        _remove_project_volumes(engine, project)
+
+
+def _remove_project_volumes(engine: Engine, project: CargoProject) -> None:
+    label = f"{naming.LABEL_PROJECT}={project.key}"
+    for volume in engine.client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)

@@ -1,0 +1,58 @@
+"""Helpers the engine tests share: running a build as the CLI does, running its binary."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from docker.models.containers import Container
+
+from runtimes import naming
+from runtimes.config import load_config
+from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.engine import Engine
+from runtimes.project import CargoProject
+
+AARCH64 = "aarch64-unknown-linux-gnu"
+ARMV7 = "armv7-unknown-linux-gnueabihf"
+X86_64 = "x86_64-unknown-linux-gnu"
+QEMU = {
+    AARCH64: ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"],
+    ARMV7: ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf"],
+    X86_64: [],
+}
+
+
+def build(
+    engine: Engine,
+    project: CargoProject,
+    triple: str,
+    state_dir: Path,
+    *,
+    lines: list[str] | None = None,
+    **options: object,
+) -> BuildResult:
+    """One build the way the CLI runs it, collecting the log lines it streams."""
+    collected = lines if lines is not None else []
+    request = BuildRequest(
+        project=project,
+        triple=triple,
+        config=load_config(project.root),
+        state_dir=state_dir,
+        ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt"),
+        **options,  # type: ignore[arg-type]
+    )
+    return run_build(engine, request, collected.append)
+
+
+def run_binary(triple: str, path: Path) -> str:
+    """Run a built binary on this x86_64 host, under qemu for foreign architectures."""
+    completed = subprocess.run(
+        [*QEMU[triple], str(path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return completed.stdout
+
+
+def containers_of(engine: Engine, project: CargoProject) -> list[Container]:
+    label = f"{naming.LABEL_PROJECT}={project.key}"
+    return engine.client.containers.list(all=True, filters={"label": label})

@@ -1,0 +1,274 @@
+"""Cross-builds in real containers on Docker: what a user gets, on cold and warm caches."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from runtimes import naming
+from runtimes.cross_build import ImageMissing
+from runtimes.engine import Engine
+from runtimes.sandbox import BuildBusy, BuildStopped
+from tests.support import AARCH64, ARMV7, X86_64, build, containers_of, run_binary
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): _sha256(path) for path in root.rglob("*") if path.is_file()
+    }
+
+
+def _remove_cargo_home(engine: Engine, rustc: str) -> None:
+    """Start from a cold registry cache, as on a fresh machine."""
+    name = naming.cargo_home_volume(naming.toolchain_key(rustc, ""))
+    for volume in engine.client.volumes.list(filters={"name": name}):
+        if volume.name == name:
+            volume.remove(force=True)
+
+
+def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    image = engine.client.images.get(naming.toolchain_image(AARCH64))
+    _remove_cargo_home(engine, image.labels[naming.LABEL_RUSTC])
+    project = copy_fixture("hello-cross", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    assert result.crates_downloaded >= 10
+    assert result.volumes.cargo_home_created and result.volumes.target_created
+    assert not result.fetch_skipped
+    assert set(result.phases) == {"prepare", "fetch", "build", "collect"}
+    assert any("Compiling hello-cross" in line for line in lines)
+    [artifact] = result.artifacts
+    assert artifact.path == project.root / "target" / AARCH64 / "debug" / "hello-cross"
+    assert artifact.sha256 == _sha256(artifact.path)
+    assert artifact.size == artifact.path.stat().st_size
+    output = run_binary(AARCH64, artifact.path).splitlines()
+    assert output[:2] == ["hello-cross ok", "arch: aarch64"]
+    assert result.rustc_version.startswith("1.85")
+    assert result.image_digest
+
+
+def test_rebuild_without_change_downloads_nothing_and_compiles_nothing(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    first = build(engine, project, AARCH64, tmp_path / "state")
+    lines: list[str] = []
+
+    second = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert second.succeeded
+    assert second.crates_downloaded == 0
+    assert second.fetch_skipped, "an unchanged Cargo.lock on the same cache needs no fetch"
+    assert not second.volumes.target_created
+    assert second.volumes.target == first.volumes.target
+    assert not any("Compiling" in line for line in lines)
+    assert second.artifacts[0].sha256 == first.artifacts[0].sha256
+
+
+def test_cache_survives_the_removal_of_every_container(docker_toolchains, copy_fixture, tmp_path):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    first = build(engine, project, AARCH64, tmp_path / "state")
+    for container in engine.client.containers.list(all=True, filters={"status": "exited"}):
+        container.remove(force=True)
+    assert containers_of(engine, project) == [], "build containers are removed after each phase"
+    assert engine.client.volumes.get(first.volumes.target)
+    lines: list[str] = []
+
+    again = build(engine, project, AARCH64, tmp_path / "other-state", lines=lines)
+
+    assert again.succeeded
+    assert not again.fetch_skipped, "a new state dir has no stamp: the fetch runs..."
+    assert again.crates_downloaded == 0, "...and finds every crate in the cached CARGO_HOME"
+    assert not any("Compiling" in line for line in lines)
+
+
+def test_one_changed_file_recompiles_the_crate_but_no_dependency(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    build(engine, project, AARCH64, tmp_path / "state")
+    with (project.root / "src" / "greeting.rs").open("a") as source:
+        source.write("\n// one more line\n")
+    lines: list[str] = []
+
+    result = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert result.succeeded
+    compiled = [line.split()[1] for line in lines if line.strip().startswith("Compiling")]
+    assert compiled == ["hello-cross"]
+
+
+def test_a_build_script_writing_into_the_source_fails_clearly_and_the_source_is_untouched(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("writes-source", engine)
+    before = _snapshot(project.root)
+
+    result = build(engine, project, X86_64, tmp_path / "state")
+
+    assert not result.succeeded
+    assert result.exit_code != 0
+    assert "read-only" in (result.failure or "")
+    assert "source directory" in (result.failure or "")
+    assert _snapshot(project.root) == before
+    assert not (project.root / "generated.rs").exists()
+
+
+def test_a_build_past_its_timeout_is_killed_and_leaves_no_container(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("slow-build", engine)
+    started = time.monotonic()
+
+    with pytest.raises(BuildStopped, match="longer than its limit"):
+        build(engine, project, X86_64, tmp_path / "state", timeout=20)
+
+    assert time.monotonic() - started < 60
+    assert containers_of(engine, project) == []
+
+
+def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_path):
+    """Inspected while it runs: no capabilities, no network, read-only root and source, limits."""
+    engine = docker_toolchains
+    project = copy_fixture("slow-build", engine)
+    name = naming.build_container(project.key, X86_64, "build")
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            build(engine, project, X86_64, tmp_path / "state", timeout=40)
+        except BuildStopped as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    attrs = _wait_until_running(engine, name)
+    worker.join()
+
+    host = attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] or set(host["CapDrop"]) >= {"CAP_SYS_ADMIN", "CAP_NET_RAW"}
+    assert "no-new-privileges" in " ".join(host["SecurityOpt"])
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert host["Memory"] == 4 * 1024**3
+    assert host["PidsLimit"] == 4096
+    assert {limit["Name"] for limit in host["Ulimits"]} == {"nofile", "nproc"}
+    mounts = {mount["Destination"]: mount for mount in attrs["Mounts"]}
+    assert mounts["/project"]["RW"] is False
+    assert mounts["/xcargo/target"]["RW"] is True
+    assert mounts["/xcargo/target"]["Type"] == "volume"
+    assert outcome, "the slow build must end in a timeout"
+
+
+def _wait_until_running(engine: Engine, name: str, limit: float = 60) -> dict:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for container in engine.client.containers.list(filters={"name": name}):
+            if container.name == name and container.status == "running":
+                return container.attrs
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never ran")
+
+
+def test_two_builds_of_one_project_and_target_never_share_the_target_cache(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    name = naming.build_container(project.key, AARCH64, "fetch")
+    running = engine.client.containers.run(
+        naming.toolchain_image(AARCH64),
+        ["sleep", "60"],
+        name=name,
+        detach=True,
+        network_mode="none",
+    )
+    try:
+        with pytest.raises(BuildBusy, match="still running"):
+            build(engine, project, AARCH64, tmp_path / "state")
+        assert running.status in ("created", "running")
+    finally:
+        running.remove(force=True)
+
+
+def test_caching_off_uses_scratch_volumes_and_removes_them(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture(
+        "hello-cross", engine, xcargo_toml="[container]\ncache.enabled = false\n"
+    )
+
+    result = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert result.succeeded
+    assert result.volumes.scratch
+    assert result.crates_downloaded >= 10, "no CARGO_HOME cache: every crate is downloaded"
+    names = {volume.name for volume in engine.client.volumes.list()}
+    assert result.volumes.cargo_home not in names
+    assert result.volumes.target not in names
+
+
+@pytest.mark.parametrize("triple", [ARMV7, X86_64])
+def test_other_bootstrapped_targets_build_binaries_that_run(
+    docker_toolchains, copy_fixture, tmp_path, triple
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    result = build(engine, project, triple, tmp_path / "state", release=True)
+
+    assert result.succeeded
+    [artifact] = result.artifacts
+    assert artifact.path == project.root / "target" / triple / "release" / "hello-cross"
+    arch = {ARMV7: "arm", X86_64: "x86_64"}[triple]
+    assert run_binary(triple, artifact.path).splitlines()[:2] == ["hello-cross ok", f"arch: {arch}"]
+
+
+def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, tmp_path):
+    engine = docker_toolchains
+    custom = "localhost/team/aarch64-cross:1"
+    engine.client.images.get(naming.toolchain_image(AARCH64)).tag(custom)
+    toml = f'[targets."{AARCH64}".container]\nimage = "{custom}"\n'
+    project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
+    try:
+        result = build(engine, project, AARCH64, tmp_path / "state")
+    finally:
+        engine.client.images.remove(custom)
+
+    assert result.succeeded
+    assert result.image == custom
+
+
+def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    with pytest.raises(ImageMissing, match="not on the engine") as raised:
+        build(engine, project, AARCH64, tmp_path / "state", image="localhost/nobody/nothing:1")
+
+    assert "pull" in (raised.value.hint or "")
+    assert containers_of(engine, project) == []

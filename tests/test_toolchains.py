@@ -1,0 +1,141 @@
+"""Toolchain recipes: which targets xcargo can bootstrap, from which Dockerfile, and when again."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtimes.bootstrap import recipe_hash
+from runtimes.errors import UsageError
+from runtimes.toolchains import RECIPES, dockerfile_text, recipe_for
+
+X86_64 = "x86_64-unknown-linux-gnu"
+AARCH64 = "aarch64-unknown-linux-gnu"
+ARMV7 = "armv7-unknown-linux-gnueabihf"
+
+# --- recipe_for
+
+
+def test_recipe_for_a_known_triple_names_debians_architecture_and_gnu_triple():
+    recipe = recipe_for(AARCH64)
+    assert recipe.rust_target == AARCH64
+    assert recipe.debian_arch == "arm64"
+    assert recipe.gnu_triple == "aarch64-linux-gnu"
+
+
+@pytest.mark.parametrize(
+    ("triple", "debian_arch"), [(X86_64, "amd64"), (AARCH64, "arm64"), (ARMV7, "armhf")]
+)
+def test_each_bootstrappable_target_has_its_debian_architecture(triple, debian_arch):
+    assert recipe_for(triple).debian_arch == debian_arch
+
+
+def test_recipe_for_an_unknown_triple_is_refused_listing_the_bootstrappable_targets():
+    with pytest.raises(UsageError, match="riscv64gc-unknown-linux-gnu") as refused:
+        recipe_for("riscv64gc-unknown-linux-gnu")
+    hint = refused.value.hint or ""
+    for triple in RECIPES:
+        assert triple in hint
+    assert "--container-image" in hint
+
+
+# --- native or cross, per engine architecture
+
+
+@pytest.mark.parametrize(
+    ("engine_arch", "triple", "dockerfile"),
+    [
+        ("amd64", X86_64, "native.Dockerfile"),
+        ("amd64", AARCH64, "cross.Dockerfile"),
+        ("amd64", ARMV7, "cross.Dockerfile"),
+        ("arm64", AARCH64, "native.Dockerfile"),
+        ("arm64", X86_64, "cross.Dockerfile"),
+        ("arm64", ARMV7, "cross.Dockerfile"),
+    ],
+)
+def test_a_target_of_the_engines_architecture_is_native_every_other_is_cross(
+    engine_arch, triple, dockerfile
+):
+    assert recipe_for(triple).dockerfile_for(engine_arch) == dockerfile
+
+
+def test_a_native_target_needs_no_build_arguments():
+    assert recipe_for(X86_64).build_args("amd64") == {}
+    assert recipe_for(AARCH64).build_args("arm64") == {}
+
+
+def test_a_cross_target_carries_its_architecture_linker_triple_and_rust_target():
+    assert recipe_for(AARCH64).build_args("amd64") == {
+        "DEB_ARCH": "arm64",
+        "GCC_TRIPLE": "aarch64-linux-gnu",
+        "RUST_TARGET": AARCH64,
+    }
+
+
+def test_x86_64_is_cross_on_an_arm64_engine():
+    assert recipe_for(X86_64).build_args("arm64") == {
+        "DEB_ARCH": "amd64",
+        "GCC_TRIPLE": "x86_64-linux-gnu",
+        "RUST_TARGET": X86_64,
+    }
+
+
+# --- the shipped Dockerfiles
+
+
+@pytest.mark.parametrize("name", ["base.Dockerfile", "native.Dockerfile", "cross.Dockerfile"])
+def test_each_shipped_dockerfile_opens_with_comments_and_builds_on_base_image(name):
+    text = dockerfile_text(name)
+    assert text.startswith("# ")
+    assert "FROM ${BASE_IMAGE}" in text
+
+
+def test_the_cross_dockerfile_uses_every_cross_build_argument():
+    text = dockerfile_text("cross.Dockerfile")
+    for argument in recipe_for(AARCH64).build_args("amd64"):
+        assert f"ARG {argument}" in text
+
+
+def test_dockerfile_text_of_a_file_not_shipped_fails():
+    with pytest.raises(FileNotFoundError):
+        dockerfile_text("missing.Dockerfile")
+
+
+# --- recipe_hash
+
+
+DOCKERFILE = dockerfile_text("cross.Dockerfile")
+ARGS = {"BASE_IMAGE": "localhost/xcargo/toolchain-base:trixie", "DEB_ARCH": "arm64"}
+PARENTS = {"localhost/xcargo/toolchain-base:trixie": "sha256:" + "1" * 64}
+
+
+def test_recipe_hash_is_stable():
+    assert recipe_hash(DOCKERFILE, ARGS, PARENTS) == recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_recipe_hash_does_not_depend_on_argument_order():
+    reordered = dict(reversed(list(ARGS.items())))
+    assert recipe_hash(DOCKERFILE, reordered, PARENTS) == recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_recipe_hash_is_a_sha256_hex_digest():
+    assert len(recipe_hash(DOCKERFILE, ARGS, PARENTS)) == 64
+
+
+def test_recipe_hash_changes_when_the_dockerfile_changes():
+    edited = DOCKERFILE + "RUN true\n"
+    assert recipe_hash(edited, ARGS, PARENTS) != recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_recipe_hash_changes_when_an_argument_changes():
+    changed = {**ARGS, "DEB_ARCH": "armhf"}
+    assert recipe_hash(DOCKERFILE, changed, PARENTS) != recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_recipe_hash_changes_when_an_argument_is_added():
+    added = {**ARGS, "RUST_TARGET": AARCH64}
+    assert recipe_hash(DOCKERFILE, added, PARENTS) != recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_recipe_hash_changes_when_the_parent_image_id_changes():
+    rebuilt_parent = {"localhost/xcargo/toolchain-base:trixie": "sha256:" + "2" * 64}
+    assert recipe_hash(DOCKERFILE, ARGS, rebuilt_parent) != recipe_hash(DOCKERFILE, ARGS, PARENTS)
