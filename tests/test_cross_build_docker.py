@@ -249,7 +249,7 @@ def test_other_bootstrapped_targets_build_binaries_that_run(
 def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, tmp_path):
     engine = docker_toolchains
     custom = "localhost/team/aarch64-cross:1"
-    engine.client.images.get(naming.toolchain_image(AARCH64)).tag(custom)
+    engine.client.images.get(naming.toolchain_image(AARCH64)).tag(*custom.rsplit(":", 1))
     toml = f'[targets."{AARCH64}".container]\nimage = "{custom}"\n'
     project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
     try:

@@ -1,0 +1,59 @@
+"""The same builds through Podman's Docker-compatible socket: FR1 holds on both engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtimes import naming
+from runtimes.sandbox import BuildStopped
+from tests.support import AARCH64, X86_64, build, containers_of, run_binary
+
+pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.slow]
+
+
+def test_podman_is_recognised(podman_engine):
+    assert podman_engine.kind == "podman"
+    assert podman_engine.debian_arch == "amd64"
+
+
+def test_bootstrap_on_podman_makes_a_labelled_toolchain_image(podman_toolchains):
+    image = podman_toolchains.client.images.get(naming.toolchain_image(AARCH64))
+
+    assert image.labels[naming.LABEL_TARGETS] == AARCH64
+    assert image.labels[naming.LABEL_RUSTC].startswith("1.85")
+    assert image.labels[naming.LABEL_KIND] == naming.KIND_TOOLCHAIN
+
+
+def test_aarch64_build_on_podman_runs_under_qemu_and_rebuilds_warm(
+    podman_toolchains, copy_fixture, tmp_path
+):
+    engine = podman_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    first = build(engine, project, AARCH64, tmp_path / "state")
+    lines: list[str] = []
+    second = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert first.succeeded and second.succeeded
+    assert run_binary(AARCH64, first.artifacts[0].path).splitlines()[:2] == [
+        "hello-cross ok",
+        "arch: aarch64",
+    ]
+    assert second.fetch_skipped and second.crates_downloaded == 0
+    assert not second.volumes.target_created
+    assert not any("Compiling" in line for line in lines)
+    assert containers_of(engine, project) == []
+
+
+def test_a_build_past_its_timeout_on_podman_is_killed_and_leaves_no_container(
+    podman_toolchains, copy_fixture, tmp_path
+):
+    engine = podman_toolchains
+    project = copy_fixture("slow-build", engine)
+    # The aarch64 image builds for its own architecture too: one image is enough here.
+    host_capable = naming.toolchain_image(AARCH64)
+
+    with pytest.raises(BuildStopped, match="longer than its limit"):
+        build(engine, project, X86_64, tmp_path / "state", timeout=20, image=host_capable)
+
+    assert containers_of(engine, project) == []
