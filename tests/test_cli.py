@@ -1,0 +1,159 @@
+"""The `xcargo` command as a user runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import AARCH64, run_binary
+
+# The console script pip installed next to this interpreter: the command users run.
+XCARGO = [str(Path(sys.executable).parent / "xcargo")]
+
+
+def xcargo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "XCARGO_ENGINE_URL": "unix:///var/run/docker.sock", **(env or {})}
+    return subprocess.run(
+        [*XCARGO, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["build"],
+        ["images", "bootstrap"],
+        ["container", "images"],
+        ["container", "doctor"],
+        ["cache", "stats"],
+        ["cache", "clean"],
+    ],
+)
+def test_every_command_has_help(tmp_path, command):
+    result = xcargo(*command, "--help", cwd=tmp_path)
+
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout
+
+
+def test_an_unknown_triple_is_refused_with_a_suggestion(tmp_path):
+    result = xcargo("build", "--target", "aarch64-unknown-linux-gnux", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "unknown target" in result.stderr
+    assert "did you mean aarch64-unknown-linux-gnu?" in result.stderr
+
+
+def test_a_hostile_triple_is_refused_before_anything_runs(tmp_path):
+    result = xcargo("build", "--target", "x86_64-unknown-linux-gnu;rm -rf /", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+
+
+def test_a_broken_xcargo_toml_names_file_line_and_key(copy_fixture, docker_engine, tmp_path):
+    project = copy_fixture(
+        "hello-cross",
+        docker_engine,
+        xcargo_toml='[container]\nruntime = "auto"\ncache.enabled = "yes"\n',
+    )
+
+    result = xcargo("build", "--target", AARCH64, cwd=project.root)
+
+    assert result.returncode == 2
+    assert "xcargo.toml:3" in result.stderr
+    assert "container.cache.enabled" in result.stderr
+
+
+def test_a_missing_engine_says_how_to_start_one(copy_fixture, docker_engine):
+    project = copy_fixture("hello-cross", docker_engine)
+
+    result = xcargo(
+        "build",
+        "--target",
+        AARCH64,
+        cwd=project.root,
+        env={"XCARGO_ENGINE_URL": "unix:///nonexistent/engine.sock"},
+    )
+
+    assert result.returncode == 3
+    assert "unix:///nonexistent/engine.sock" in result.stderr
+    assert "podman system service" in result.stderr
+
+
+def test_a_project_without_cargo_lock_is_refused_with_what_to_do(copy_fixture, docker_engine):
+    project = copy_fixture("hello-cross", docker_engine)
+    (project.root / "Cargo.lock").unlink()
+
+    result = xcargo("build", "--target", AARCH64, cwd=project.root)
+
+    assert result.returncode == 2
+    assert "cargo generate-lockfile" in result.stderr
+
+
+def test_outside_a_cargo_project_the_build_says_so(tmp_path):
+    result = xcargo("build", "--target", AARCH64, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "no Cargo.toml" in result.stderr
+
+
+def test_cache_clean_needs_the_containers_flag(tmp_path):
+    result = xcargo("cache", "clean", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "--containers" in result.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_build_prints_artifacts_as_sha256sum_lines_and_writes_them_where_cargo_would(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    project = copy_fixture("hello-cross", docker_toolchains)
+    state = {"XCARGO_STATE_DIR": str(tmp_path / "state")}
+
+    first = xcargo("build", "--target", AARCH64, cwd=project.root / "src", env=state)
+    second = xcargo("build", "--target", AARCH64, cwd=project.root, env=state)
+
+    assert first.returncode == 0, first.stderr[-2000:]
+    digest, path = first.stdout.strip().split("  ")
+    binary = Path(path)
+    assert binary == project.root / "target" / AARCH64 / "debug" / "hello-cross"
+    assert hashlib.sha256(binary.read_bytes()).hexdigest() == digest
+    assert run_binary(AARCH64, binary).startswith("hello-cross ok")
+    assert "Compiling hello-cross" in first.stderr, "cargo's log streams to stderr"
+    assert second.returncode == 0
+    assert second.stdout == first.stdout
+    assert "fetch skipped" in second.stderr
+    assert "registry warm (0 crates downloaded)" in second.stderr
+
+
+@pytest.mark.engine
+def test_bootstrap_again_builds_nothing(docker_toolchains, tmp_path):
+    result = xcargo("images", "bootstrap", "--target", AARCH64, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "built" not in result.stdout.replace("up to date", "")
+    assert f"localhost/xcargo/toolchain:{AARCH64}  up to date" in result.stdout
+
+
+@pytest.mark.engine
+def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolchains, tmp_path):
+    doctor = xcargo("container", "doctor", cwd=tmp_path)
+    images = xcargo("container", "images", cwd=tmp_path)
+    stats = xcargo("cache", "stats", "--containers", cwd=tmp_path)
+
+    assert doctor.returncode == 0, doctor.stdout
+    assert "✓ engine: docker" in doctor.stdout
+    assert "memory and pids limits" in doctor.stdout
+    assert f"localhost/xcargo/toolchain:{AARCH64}" in images.stdout
+    assert "1.85" in images.stdout
+    assert stats.returncode == 0
+    assert "total:" in stats.stdout
