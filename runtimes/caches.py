@@ -22,8 +22,30 @@ from runtimes.config import CacheConfig
 from runtimes.engine import Engine
 from runtimes.sandbox import CARGO_HOME_DIR, TARGET_DIR
 
-WARN_BYTES = 5 * 1024**3
-CLEAN_BYTES = 10 * 1024**3
+# The design's thresholds: warn at 5 GB, clean at 10 GB (decimal units, as `docker df` shows).
+WARN_BYTES = 5 * 1000**3
+CLEAN_BYTES = 10 * 1000**3
+
+
+def human_size(size: float) -> str:
+    """`279.3 MB`: decimal units, like the engines' own listings."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def size_warning(total: int) -> str | None:
+    """What to tell a user about the caches' total size, if anything."""
+    if total >= CLEAN_BYTES:
+        return (
+            f"caches use {human_size(total)}, over {human_size(CLEAN_BYTES)}: "
+            "run `xcargo cache clean --containers`"
+        )
+    if total >= WARN_BYTES:
+        return f"caches use {human_size(total)}, over {human_size(WARN_BYTES)}"
+    return None
 
 
 @dataclass(frozen=True)

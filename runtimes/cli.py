@@ -21,6 +21,7 @@ from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming
+from runtimes.caches import human_size
 from runtimes.config import XcargoConfig, load_config
 from runtimes.cross_build import BuildRequest, BuildResult, ImageMissing, run_build
 from runtimes.doctor import run_checks
@@ -36,14 +37,6 @@ from runtimes.toolchains import RECIPES
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Tables keep whole names when piped: rich would otherwise wrap them at 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def _fail(error: XcargoError) -> NoReturn:
@@ -248,14 +241,13 @@ def container_images() -> None:
 @container.command("doctor")
 def container_doctor() -> None:
     """Check the engine, its limits, the toolchain images and the caches."""
-    checks = run_checks(Path.cwd())
-    for check in checks:
+    report = run_checks(Path.cwd())
+    for check in report.checks:
         mark = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}[check.status]
         out.print(f"{mark} {escape(check.message)}")
         if check.hint:
             out.print(f"    [dim]{escape(check.hint)}[/]")
-    if any(check.status == "fail" for check in checks):
-        sys.exit(3 if not checks or checks[0].status == "fail" else 1)
+    sys.exit(report.exit_code)
 
 
 @main.group()
@@ -290,20 +282,8 @@ def cache_stats(containers: bool) -> None:
     out.print(table)
     total = sum(row.size for row in rows)
     out.print(f"total: {human_size(total)} in {len(rows)} volumes")
-    _warn_about_size(total)
-
-
-def _warn_about_size(total: int) -> None:
-    if total >= caches.CLEAN_BYTES:
-        err.print(
-            f"[red]warning:[/] caches use {human_size(total)}, over "
-            f"{human_size(caches.CLEAN_BYTES)}: run `xcargo cache clean --containers`"
-        )
-    elif total >= caches.WARN_BYTES:
-        err.print(
-            f"[yellow]warning:[/] caches use {human_size(total)}, over "
-            f"{human_size(caches.WARN_BYTES)}"
-        )
+    if warning := caches.size_warning(total):
+        err.print(f"[yellow]warning:[/] {warning}")
 
 
 @cache.command("clean")

@@ -23,7 +23,20 @@ class Check:
     hint: str | None = None
 
 
-def run_checks(project_dir: Path) -> list[Check]:
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+    engine_found: bool
+
+    @property
+    def exit_code(self) -> int:
+        """3 without an engine (as every xcargo command), 1 for any other failed check."""
+        if not self.engine_found:
+            return 3
+        return 1 if any(check.status == "fail" for check in self.checks) else 0
+
+
+def run_checks(project_dir: Path) -> Report:
     """The engine check comes first; when it fails, the engine checks after it are skipped."""
     checks: list[Check] = []
     config = _config_check(project_dir, checks)
@@ -31,7 +44,7 @@ def run_checks(project_dir: Path) -> list[Check]:
     try:
         engine = connect(runtime)
     except XcargoError as error:
-        return [Check("fail", f"engine: {error.message}", error.hint), *checks]
+        return Report([Check("fail", f"engine: {error.message}", error.hint), *checks], False)
     checks.insert(0, Check("ok", f"engine: {engine.description}"))
     for check in (_limits, _toolchains, _cache_size):
         checks.append(check(engine))
@@ -45,7 +58,7 @@ def run_checks(project_dir: Path) -> list[Check]:
             )
         )
     checks += [_debootstrap(), _ca_bundle()]
-    return checks
+    return Report(checks, True)
 
 
 def _config_check(project_dir: Path, checks: list[Check]) -> XcargoConfig | None:
@@ -90,13 +103,9 @@ def _toolchains(engine: Engine) -> Check:
 def _cache_size(engine: Engine) -> Check:
     rows = caches.usage(engine)
     total = sum(row.size for row in rows)
-    gigabytes = total / 1024**3
-    message = f"caches: {len(rows)} volumes, {gigabytes:.2f} GiB"
-    if total >= caches.CLEAN_BYTES:
-        return Check("warn", message + " (over 10 GiB)", "run `xcargo cache clean --containers`")
-    if total >= caches.WARN_BYTES:
-        return Check("warn", message + " (over 5 GiB)")
-    return Check("ok", message)
+    message = f"caches: {len(rows)} volumes, {caches.human_size(total)}"
+    warning = caches.size_warning(total)
+    return Check("warn", f"{message}: {warning}") if warning else Check("ok", message)
 
 
 def _debootstrap() -> Check:

@@ -87,6 +87,15 @@ def test_a_missing_engine_says_how_to_start_one(copy_fixture, docker_engine):
     assert "podman system service" in result.stderr
 
 
+def test_doctor_without_an_engine_fails_with_exit_code_3(tmp_path):
+    result = xcargo(
+        "container", "doctor", cwd=tmp_path, env={"XCARGO_ENGINE_URL": "unix:///nonexistent.sock"}
+    )
+
+    assert result.returncode == 3
+    assert "✗ engine:" in result.stdout
+
+
 def test_a_project_without_cargo_lock_is_refused_with_what_to_do(copy_fixture, docker_engine):
     project = copy_fixture("hello-cross", docker_engine)
     (project.root / "Cargo.lock").unlink()
