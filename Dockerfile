@@ -1,0 +1,15 @@
+# The xcargo-web server image, for compose.yaml. Builds run on the engine whose socket is
+# mounted into the worker; this image only carries Python and the project.
+FROM python:3.11-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap git \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY runtimes runtimes
+COPY builds builds
+COPY xcargo_web xcargo_web
+COPY templates templates
+COPY manage.py ./
+RUN pip install --no-cache-dir .
+ENV XCARGO_VAR_DIR=/var/lib/xcargo
