@@ -10,7 +10,7 @@ TARGET := aarch64-unknown-linux-gnu
 run:
 	scripts/setup.sh run
 	$(VENV)/xcargo images bootstrap --target $(TARGET)
-	cd $(EXAMPLE) && ../../../$(VENV)/xcargo build --target $(TARGET) --release
+	cd $(EXAMPLE) && $(CURDIR)/$(VENV)/xcargo build --target $(TARGET) --release
 	qemu-aarch64 -L /usr/aarch64-linux-gnu $(EXAMPLE)/target/$(TARGET)/release/hello-cross
 
 # Tests: Docker and Podman's socket up, toolchain images made, then the whole suite.

@@ -7,6 +7,7 @@ build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy),
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -68,6 +69,9 @@ class XcargoGroup(click.Group):
     """Turns xcargo's errors into a message, a hint and the documented exit code."""
 
     def invoke(self, ctx: click.Context) -> object:
+        # A `kill` (SIGTERM, as CI runners and service managers send) cleans up like Ctrl-C:
+        # the build container's context manager kills and removes it on the way out.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             return super().invoke(ctx)
         except XcargoError as error:
@@ -77,6 +81,10 @@ class XcargoGroup(click.Group):
         except KeyboardInterrupt:
             err.print("interrupted: build containers were removed")
             sys.exit(130)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(cls=XcargoGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,9 +170,10 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
     if not result.succeeded:
         err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
         return
-    _say(
-        f"built {result.triple} ({profile}) in {seconds:.2f} s with {escape(result.image)} "
-        f"(rustc {escape(result.rustc_version)})"
+    _say(f"built {result.triple} ({profile}) in {seconds:.2f} s")
+    err.print(
+        f"  image: {escape(result.image)} ({escape(result.image_digest)}), "
+        f"rustc {escape(result.rustc_version)}"
     )
     phases = [f"{name} {value:.2f} s" for name, value in result.phases.items()]
     if result.fetch_skipped:

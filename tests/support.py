@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 from docker.models.containers import Container
@@ -56,3 +57,14 @@ def run_binary(triple: str, path: Path) -> str:
 def containers_of(engine: Engine, project: CargoProject) -> list[Container]:
     label = f"{naming.LABEL_PROJECT}={project.key}"
     return engine.client.containers.list(all=True, filters={"label": label})
+
+
+def wait_until_running(engine: Engine, name: str, limit: float = 120) -> dict:
+    """The attributes of container `name` once it runs (a build phase under way)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for container in engine.client.containers.list(filters={"name": name}):
+            if container.name == name and container.status == "running":
+                return container.attrs
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never ran")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import AARCH64, run_binary
+from runtimes import naming
+from tests.support import AARCH64, X86_64, containers_of, run_binary, wait_until_running
 
 # The console script pip installed next to this interpreter: the command users run.
 XCARGO = [str(Path(sys.executable).parent / "xcargo")]
@@ -113,6 +115,17 @@ def test_outside_a_cargo_project_the_build_says_so(tmp_path):
     assert "no Cargo.toml" in result.stderr
 
 
+def test_a_hostile_container_image_is_refused(copy_fixture, docker_engine):
+    project = copy_fixture("hello-cross", docker_engine)
+
+    result = xcargo(
+        "build", "--target", AARCH64, "--container-image", "debian;curl x|sh", cwd=project.root
+    )
+
+    assert result.returncode == 2
+    assert "image reference" in result.stderr
+
+
 def test_cache_clean_needs_the_containers_flag(tmp_path):
     result = xcargo("cache", "clean", cwd=tmp_path)
 
@@ -166,3 +179,35 @@ def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolch
     assert "1.85" in images.stdout
     assert stats.returncode == 0
     assert "total:" in stats.stdout
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_a_killed_build_removes_its_container(docker_toolchains, copy_fixture, tmp_path):
+    """SIGTERM, as a CI runner sends on cancel, ends the build like Ctrl-C: nothing left."""
+    engine = docker_toolchains
+    project = copy_fixture("slow-build", engine)
+    name = naming.build_container(project.key, X86_64, "build")
+    environment = {
+        **os.environ,
+        "XCARGO_ENGINE_URL": "unix:///var/run/docker.sock",
+        "XCARGO_STATE_DIR": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [*XCARGO, "build", "--target", X86_64],
+        cwd=project.root,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_running(engine, name)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert containers_of(engine, project) == []

@@ -13,7 +13,15 @@ from runtimes import naming
 from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
 from runtimes.sandbox import BuildBusy, BuildStopped
-from tests.support import AARCH64, ARMV7, X86_64, build, containers_of, run_binary
+from tests.support import (
+    AARCH64,
+    ARMV7,
+    X86_64,
+    build,
+    containers_of,
+    run_binary,
+    wait_until_running,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -163,7 +171,7 @@ def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_pa
 
     worker = threading.Thread(target=run)
     worker.start()
-    attrs = _wait_until_running(engine, name)
+    attrs = wait_until_running(engine, name)
     worker.join()
 
     host = attrs["HostConfig"]
@@ -179,16 +187,6 @@ def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_pa
     assert mounts["/xcargo/target"]["RW"] is True
     assert mounts["/xcargo/target"]["Type"] == "volume"
     assert outcome, "the slow build must end in a timeout"
-
-
-def _wait_until_running(engine: Engine, name: str, limit: float = 60) -> dict:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        for container in engine.client.containers.list(filters={"name": name}):
-            if container.name == name and container.status == "running":
-                return container.attrs
-        time.sleep(0.2)
-    raise AssertionError(f"{name} never ran")
 
 
 def test_two_builds_of_one_project_and_target_never_share_the_target_cache(
@@ -272,3 +270,19 @@ def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
 
     assert "pull" in (raised.value.hint or "")
     assert containers_of(engine, project) == []
+
+
+def test_registry_and_git_paths_bind_host_directories_instead_of_the_volume(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    registry, git = tmp_path / "host-cache" / "registry", tmp_path / "host-cache" / "git"
+    toml = f'[container]\ncache.registry_path = "{registry}"\ncache.git_path = "{git}"\n'
+    project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
+
+    result = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert result.succeeded
+    assert result.crates_downloaded >= 10, "an empty host registry directory is a cold cache"
+    assert len(list(registry.glob("cache/*/*.crate"))) == result.crates_downloaded
+    assert git.is_dir()
