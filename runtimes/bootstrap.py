@@ -41,6 +41,18 @@ class BootstrapError(XcargoError):
 
 
 @dataclass(frozen=True)
+class ImageBuild:
+    """One image of the bootstrap: its Dockerfile (in `dockerfiles/`), tag, arguments, labels.
+    `build_args["BASE_IMAGE"]` names the parent, whose id is part of the recipe hash.
+    """
+
+    dockerfile: str
+    tag: str
+    build_args: dict[str, str]
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
 class BootstrapOutcome:
     image: str
     image_id: str
@@ -58,36 +70,30 @@ def bootstrap(
     """Make (or find up to date) the toolchain image of each target, in order."""
     recipes = [recipe_for(target) for target in targets]
     outcomes = [ensure_debian_base(engine, on_line=on_line, refresh=refresh)]
-    outcomes.append(
-        _ensure_built(
-            engine,
-            dockerfile="base.Dockerfile",
-            tag=naming.TOOLCHAIN_BASE_IMAGE,
-            build_args={"BASE_IMAGE": naming.BASE_IMAGE},
-            labels=naming.managed_labels("toolchain-base", source="bootstrap"),
-            on_line=on_line,
-        )
+    toolchain_base = ImageBuild(
+        dockerfile="base.Dockerfile",
+        tag=naming.TOOLCHAIN_BASE_IMAGE,
+        build_args={"BASE_IMAGE": naming.BASE_IMAGE},
+        labels=naming.managed_labels("toolchain-base", source="bootstrap"),
     )
+    outcomes.append(_ensure_built(engine, toolchain_base, on_line))
     rustc = rustc_version(engine, naming.TOOLCHAIN_BASE_IMAGE)
     for recipe in recipes:
-        outcomes.append(
-            _ensure_built(
-                engine,
-                dockerfile=recipe.dockerfile_for(engine.debian_arch),
-                tag=naming.toolchain_image(recipe.rust_target),
-                build_args={
-                    "BASE_IMAGE": naming.TOOLCHAIN_BASE_IMAGE,
-                    **recipe.build_args(engine.debian_arch),
-                },
-                labels=naming.managed_labels(
-                    naming.KIND_TOOLCHAIN,
-                    targets=recipe.rust_target,
-                    rustc=rustc,
-                    source=f"bootstrap (Debian {DEBIAN_SUITE})",
-                ),
-                on_line=on_line,
-            )
+        toolchain = ImageBuild(
+            dockerfile=recipe.dockerfile_for(engine.debian_arch),
+            tag=naming.toolchain_image(recipe.rust_target),
+            build_args={
+                "BASE_IMAGE": naming.TOOLCHAIN_BASE_IMAGE,
+                **recipe.build_args(engine.debian_arch),
+            },
+            labels=naming.managed_labels(
+                naming.KIND_TOOLCHAIN,
+                targets=recipe.rust_target,
+                rustc=rustc,
+                source=f"bootstrap (Debian {DEBIAN_SUITE})",
+            ),
         )
+        outcomes.append(_ensure_built(engine, toolchain, on_line))
     return outcomes
 
 
@@ -145,61 +151,45 @@ def recipe_hash(dockerfile: str, build_args: dict[str, str], parent_ids: dict[st
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _ensure_built(
-    engine: Engine,
-    *,
-    dockerfile: str,
-    tag: str,
-    build_args: dict[str, str],
-    labels: dict[str, str],
-    on_line: LineCallback,
-) -> BootstrapOutcome:
+def _ensure_built(engine: Engine, build: ImageBuild, on_line: LineCallback) -> BootstrapOutcome:
     started = time.monotonic()
-    parent = build_args["BASE_IMAGE"]
+    parent = build.build_args["BASE_IMAGE"]
     parent_image = _find_image(engine, parent)
     if parent_image is None:
-        raise BootstrapError(f"{tag} needs {parent}, which the engine does not have")
-    wanted = recipe_hash(dockerfile_text(dockerfile), build_args, {parent: parent_image.id})
-    existing = _find_image(engine, tag)
+        raise BootstrapError(f"{build.tag} needs {parent}, which the engine does not have")
+    dockerfile = dockerfile_text(build.dockerfile)
+    wanted = recipe_hash(dockerfile, build.build_args, {parent: parent_image.id})
+    existing = _find_image(engine, build.tag)
     if existing is not None and existing.labels.get(naming.LABEL_RECIPE) == wanted:
-        on_line(f"{tag} is up to date ({naming.image_key(existing.id)})")
-        return BootstrapOutcome(tag, existing.id, False, time.monotonic() - started)
-    on_line(f"building {tag} from {dockerfile}")
-    image_id = _build(
-        engine, dockerfile, tag, build_args, {**labels, naming.LABEL_RECIPE: wanted}, on_line
-    )
-    return BootstrapOutcome(tag, image_id, True, time.monotonic() - started)
+        on_line(f"{build.tag} is up to date ({naming.image_key(existing.id)})")
+        return BootstrapOutcome(build.tag, existing.id, False, time.monotonic() - started)
+    on_line(f"building {build.tag} from {build.dockerfile}")
+    image_id = _build(engine, build, {**build.labels, naming.LABEL_RECIPE: wanted}, on_line)
+    return BootstrapOutcome(build.tag, image_id, True, time.monotonic() - started)
 
 
-def _build(
-    engine: Engine,
-    dockerfile: str,
-    tag: str,
-    build_args: dict[str, str],
-    labels: dict[str, str],
-    on_line: LineCallback,
-) -> str:
+def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: LineCallback) -> str:
     context = resources.files("runtimes").joinpath("dockerfiles")
     with resources.as_file(context) as context_dir:
         try:
             for message in engine.client.api.build(
                 path=str(context_dir),
-                dockerfile=dockerfile,
-                tag=tag,
-                buildargs=build_args,
+                dockerfile=build.dockerfile,
+                tag=build.tag,
+                buildargs=build.build_args,
                 labels=labels,
                 rm=True,
                 forcerm=True,
                 decode=True,
             ):
                 if "error" in message:
-                    raise BootstrapError(f"building {tag} failed: {message['error'].strip()}")
+                    raise BootstrapError(f"building {build.tag} failed: {message['error'].strip()}")
                 for line in str(message.get("stream", "")).splitlines():
                     if line.strip():
                         on_line(line)
         except (APIError, BuildError) as error:
-            raise BootstrapError(f"building {tag} failed: {error}") from error
-    return engine.client.images.get(tag).id
+            raise BootstrapError(f"building {build.tag} failed: {error}") from error
+    return engine.client.images.get(build.tag).id
 
 
 def _find_image(engine: Engine, reference: str) -> Image | None:

@@ -47,6 +47,7 @@ _DOWNLOADED = re.compile(r"^\s*Downloaded \S+ v\S+")
 _READ_ONLY = "Read-only file system"
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
+_BUILT, _FAILED, _MISSING_CRATES = "built", "failed", "missing crates"
 
 
 @dataclass(frozen=True)
@@ -147,126 +148,153 @@ def run_build(engine: Engine, request: BuildRequest, on_line: LineCallback) -> B
         volumes=volumes,
     )
     result.phases["prepare"] = time.monotonic() - started
-    deadline = started + request.timeout
+    run = _Run(engine, request, image.id, result, on_line, deadline=started + request.timeout)
     try:
-        _fetch_and_build(engine, request, image.id, lockfile, result, on_line, deadline)
+        run.fetch_and_build(lockfile)
     finally:
         caches.remove_scratch(engine, volumes)
     return result
 
 
-def _fetch_and_build(
-    engine: Engine,
-    request: BuildRequest,
-    image_id: str,
-    lockfile: Path,
-    result: BuildResult,
-    on_line: LineCallback,
-    deadline: float,
-) -> None:
-    volumes = result.volumes
-    stamp = (request.state_dir, volumes.cargo_home, volumes.cargo_home_generation, lockfile)
-    result.fetch_skipped = not volumes.scratch and fetch_stamps.is_fetched(*stamp)
-    if result.fetch_skipped:
-        on_line("xcargo: Cargo.lock unchanged since the last fetch into this cache: not fetching")
-    elif not _fetch(engine, request, image_id, result, on_line, deadline):
-        return
-    if not volumes.scratch:
-        fetch_stamps.mark_fetched(*stamp)
-    log: list[str] = []
-    retry = _build(engine, request, image_id, result, on_line, deadline, log)
-    if retry and result.fetch_skipped:
-        on_line("xcargo: the cache misses crates the stamp promised: fetching, then building again")
-        fetch_stamps.forget(*stamp)
-        result.fetch_skipped = False
-        if _fetch(engine, request, image_id, result, on_line, deadline):
-            fetch_stamps.mark_fetched(*stamp)
-            _build(engine, request, image_id, result, on_line, deadline, [])
+@dataclass
+class _Run:
+    """One build's state on its way through the phases, so each phase reads like a step."""
 
+    engine: Engine
+    request: BuildRequest
+    image_id: str
+    result: BuildResult
+    on_line: LineCallback
+    deadline: float
 
-def _fetch(
-    engine: Engine,
-    request: BuildRequest,
-    image_id: str,
-    result: BuildResult,
-    on_line: LineCallback,
-    deadline: float,
-) -> bool:
-    """`cargo fetch --locked` with the network on; counts the crates it downloads."""
-    mounts = [_source_mount(request), *result.volumes.mounts(with_target=False)]
-    environment = _environment()
-    if request.ca_bundle is not None:
-        mounts.append(
-            Mount(target=CA_BUNDLE_PATH, source=str(request.ca_bundle), type="bind", read_only=True)
+    def fetch_and_build(self, lockfile: Path) -> None:
+        volumes = self.result.volumes
+        stamp = (
+            self.request.state_dir,
+            volumes.cargo_home,
+            volumes.cargo_home_generation,
+            lockfile,
         )
-        environment["CARGO_HTTP_CAINFO"] = CA_BUNDLE_PATH
-
-    def count(line: str) -> None:
-        if _DOWNLOADED.match(line):
-            result.crates_downloaded += 1
-        on_line(line)
-
-    command = ["cargo", "fetch", "--locked"]
-    spec = _spec(request, image_id, "fetch", command, mounts, environment, network=True)
-    with PhaseContainer(engine, spec) as phase:
-        outcome = phase.run(count, timeout=_remaining(deadline))
-    result.phases["fetch"] = outcome.seconds
-    if outcome.exit_code != 0:
-        result.exit_code = outcome.exit_code
-        result.failure = "cargo fetch failed: dependencies could not be downloaded (see the log)"
-        return False
-    return True
-
-
-def _build(
-    engine: Engine,
-    request: BuildRequest,
-    image_id: str,
-    result: BuildResult,
-    on_line: LineCallback,
-    deadline: float,
-    log: list[str],
-) -> bool:
-    """`cargo build --offline` with no network, then the artifacts out. True means "retry
-    after a fetch": the offline build missed crates that a stale stamp said were cached.
-    """
-    command = [
-        "cargo", "build", "--offline", "--locked", "--target", request.triple,
-        "--message-format=json-render-diagnostics",
-    ]  # fmt: skip
-    if request.release:
-        command.append("--release")
-    messages: list[dict[str, object]] = []
-
-    def route(line: str) -> None:
-        message = parse_message(line)
-        if message is not None:
-            messages.append(message)
+        self.result.fetch_skipped = not volumes.scratch and fetch_stamps.is_fetched(*stamp)
+        if self.result.fetch_skipped:
+            self.on_line(
+                "xcargo: Cargo.lock unchanged since the last fetch into this cache: not fetching"
+            )
+        elif not self.fetch():
             return
-        log.append(line)
-        on_line(line)
+        if not volumes.scratch:
+            fetch_stamps.mark_fetched(*stamp)
+        if self.build() == _MISSING_CRATES and self.result.fetch_skipped:
+            self.on_line(
+                "xcargo: the cache misses crates the stamp promised: fetching, building again"
+            )
+            fetch_stamps.forget(*stamp)
+            self.result.fetch_skipped = False
+            if self.fetch():
+                fetch_stamps.mark_fetched(*stamp)
+                self.build()
 
-    mounts = [_source_mount(request), *result.volumes.mounts(with_target=True)]
-    spec = _spec(request, image_id, "build", command, mounts, _environment())
-    with PhaseContainer(engine, spec) as phase:
-        outcome = phase.run(route, timeout=_remaining(deadline))
-        result.phases["build"] = outcome.seconds
-        result.exit_code = outcome.exit_code
+    def fetch(self) -> bool:
+        """`cargo fetch --locked` with the network on; counts the crates it downloads."""
+        mounts = [self._source_mount(), *self.result.volumes.mounts(with_target=False)]
+        environment = _environment()
+        if self.request.ca_bundle is not None:
+            bundle = str(self.request.ca_bundle)
+            mounts.append(Mount(target=CA_BUNDLE_PATH, source=bundle, type="bind", read_only=True))
+            environment["CARGO_HTTP_CAINFO"] = CA_BUNDLE_PATH
+
+        def count(line: str) -> None:
+            if _DOWNLOADED.match(line):
+                self.result.crates_downloaded += 1
+            self.on_line(line)
+
+        command = ["cargo", "fetch", "--locked"]
+        spec = self._spec("fetch", command, mounts, environment, network=True)
+        with PhaseContainer(self.engine, spec) as phase:
+            outcome = phase.run(count, timeout=self._remaining())
+        self.result.phases["fetch"] = outcome.seconds
         if outcome.exit_code != 0:
-            if any(hint in line for line in log for hint in _OFFLINE_MISS):
-                return True
-            result.failure = _explain_failure(log)
+            self.result.exit_code = outcome.exit_code
+            self.result.failure = "cargo fetch failed: dependencies could not be downloaded"
             return False
-        collect_started = time.monotonic()
-        output_root = request.output_dir or request.project.root / "target"
+        return True
+
+    def build(self) -> str:
+        """`cargo build --offline` with no network, then the artifacts out. Returns
+        `_MISSING_CRATES` when the offline build missed crates a stale stamp said were cached.
+        """
+        command = [
+            "cargo", "build", "--offline", "--locked", "--target", self.request.triple,
+            "--message-format=json-render-diagnostics",
+        ]  # fmt: skip
+        if self.request.release:
+            command.append("--release")
+        messages: list[dict[str, object]] = []
+        log: list[str] = []
+
+        def route(line: str) -> None:
+            message = parse_message(line)
+            if message is not None:
+                messages.append(message)
+                return
+            log.append(line)
+            self.on_line(line)
+
+        mounts = [self._source_mount(), *self.result.volumes.mounts(with_target=True)]
+        spec = self._spec("build", command, mounts, _environment())
+        with PhaseContainer(self.engine, spec) as phase:
+            outcome = phase.run(route, timeout=self._remaining())
+            self.result.phases["build"] = outcome.seconds
+            self.result.exit_code = outcome.exit_code
+            if outcome.exit_code != 0:
+                if any(hint in line for line in log for hint in _OFFLINE_MISS):
+                    return _MISSING_CRATES
+                self.result.failure = _explain_failure(log)
+                return _FAILED
+            self._collect(phase, messages)
+        return _BUILT
+
+    def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
+        started = time.monotonic()
+        output_root = self.request.output_dir or self.request.project.root / "target"
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
-            artifact = extract_single_file(
-                phase.archive(container_path), output_root.joinpath(*relative.parts)
+            destination = output_root.joinpath(*relative.parts)
+            self.result.artifacts.append(
+                extract_single_file(phase.archive(container_path), destination)
             )
-            result.artifacts.append(artifact)
-        result.phases["collect"] = time.monotonic() - collect_started
-    return False
+        self.result.phases["collect"] = time.monotonic() - started
+
+    def _spec(
+        self,
+        phase: str,
+        command: list[str],
+        mounts: list[Mount],
+        environment: dict[str, str],
+        *,
+        network: bool = False,
+    ) -> ContainerSpec:
+        """Only the fetch phase gets a network; the build runs with none."""
+        project, triple = self.request.project.key, self.request.triple
+        return ContainerSpec(
+            name=naming.build_container(project, triple, phase),
+            image=self.image_id,
+            command=command,
+            mounts=mounts,
+            environment=environment,
+            labels=naming.managed_labels(
+                naming.KIND_BUILD, project=project, target=triple, phase=phase
+            ),
+            limits=self.request.limits,
+            network=network,
+        )
+
+    def _source_mount(self) -> Mount:
+        source = str(self.request.project.root)
+        return Mount(target=SOURCE_DIR, source=source, type="bind", read_only=True)
+
+    def _remaining(self) -> float:
+        return max(self.deadline - time.monotonic(), 1.0)
 
 
 def _explain_failure(log: list[str]) -> str:
@@ -278,35 +306,6 @@ def _explain_failure(log: list[str]) -> str:
     return "cargo build failed (see the log above)"
 
 
-def _spec(
-    request: BuildRequest,
-    image_id: str,
-    phase: str,
-    command: list[str],
-    mounts: list[Mount],
-    environment: dict[str, str],
-    *,
-    network: bool = False,
-) -> ContainerSpec:
-    """Only the fetch phase gets a network; the build runs with none."""
-    return ContainerSpec(
-        name=naming.build_container(request.project.key, request.triple, phase),
-        image=image_id,
-        command=command,
-        mounts=mounts,
-        environment=environment,
-        labels=naming.managed_labels(
-            naming.KIND_BUILD, project=request.project.key, target=request.triple, phase=phase
-        ),
-        limits=request.limits,
-        network=network,
-    )
-
-
-def _source_mount(request: BuildRequest) -> Mount:
-    return Mount(target=SOURCE_DIR, source=str(request.project.root), type="bind", read_only=True)
-
-
 def _environment() -> dict[str, str]:
     return {
         "CARGO_HOME": CARGO_HOME_DIR,
@@ -315,7 +314,3 @@ def _environment() -> dict[str, str]:
         "CARGO_TERM_PROGRESS_WHEN": "never",
         "HOME": "/tmp",
     }
-
-
-def _remaining(deadline: float) -> float:
-    return max(deadline - time.monotonic(), 1.0)
