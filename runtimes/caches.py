@@ -10,7 +10,6 @@ after the build.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,15 +164,10 @@ class CleanReport:
         return sum(volume.size for volume in self.removed)
 
 
-def clean(
-    engine: Engine, *, dry_run: bool = False, kinds: Iterable[str] | None = None
-) -> CleanReport:
+def clean(engine: Engine, *, dry_run: bool = False) -> CleanReport:
     """Remove xcargo's volumes that no container uses; a running build keeps its caches."""
-    wanted = set(kinds) if kinds else None
     removed, kept = [], []
     for volume in usage(engine):
-        if wanted is not None and volume.kind not in wanted:
-            continue
         if volume.in_use:
             kept.append(volume)
             continue

@@ -1,0 +1,88 @@
+"""Cache volumes on a real engine: sizes as the engine measures them, and a clean that never
+removes what a running container uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from runtimes import caches, naming
+from runtimes.config import CacheConfig
+from tests.support import AARCH64
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def project_volumes(docker_toolchains):
+    """Volumes of a made-up project, removed afterwards whatever the test did."""
+    engine = docker_toolchains
+    project = f"cache-test-{uuid.uuid4().hex[:8]}"
+    image_id = engine.client.images.get(naming.toolchain_image(AARCH64)).id
+    volumes = caches.ensure_volumes(
+        engine,
+        config=CacheConfig(),
+        project=project,
+        triple=AARCH64,
+        image_id=image_id,
+        toolchain="rustc-test",
+    )
+    yield engine, volumes
+    for name in (volumes.target, volumes.cargo_home):
+        for volume in engine.client.volumes.list(filters={"name": name}):
+            volume.remove(force=True)
+
+
+def test_volumes_are_created_once_and_labelled(project_volumes):
+    engine, volumes = project_volumes
+    labels = engine.client.volumes.get(volumes.target).attrs["Labels"]
+
+    assert volumes.target_created and volumes.cargo_home_created
+    assert labels[naming.LABEL_KIND] == naming.KIND_TARGET
+    assert labels[naming.LABEL_TARGET] == AARCH64
+    assert (
+        labels[naming.LABEL_GENERATION] == volumes.cargo_home_generation
+        or labels[naming.LABEL_GENERATION]
+    )
+
+
+def test_usage_reports_the_size_the_engine_measures(project_volumes):
+    engine, volumes = project_volumes
+    engine.client.containers.run(
+        "localhost/xcargo/debian:trixie",
+        ["sh", "-c", "head -c 3000000 /dev/zero > /cache/blob"],
+        volumes={volumes.target: {"bind": "/cache", "mode": "rw"}},
+        remove=True,
+        network_mode="none",
+    )
+
+    [row] = [row for row in caches.usage(engine) if row.name == volumes.target]
+
+    assert row.size >= 3_000_000
+    assert row.kind == naming.KIND_TARGET
+    assert not row.in_use
+
+
+def test_clean_keeps_a_volume_a_container_uses_and_removes_the_rest(project_volumes):
+    engine, volumes = project_volumes
+    holder = engine.client.containers.run(
+        "localhost/xcargo/debian:trixie",
+        ["sleep", "120"],
+        volumes={volumes.target: {"bind": "/cache", "mode": "rw"}},
+        detach=True,
+        network_mode="none",
+    )
+    try:
+        preview = caches.clean(engine, dry_run=True)
+        report = caches.clean(engine)
+    finally:
+        holder.remove(force=True)
+
+    assert volumes.cargo_home in {volume.name for volume in preview.removed}
+    assert volumes.cargo_home in {volume.name for volume in report.removed}
+    assert volumes.cargo_home not in {volume.name for volume in engine.client.volumes.list()}
+    assert volumes.target in {volume.name for volume in report.kept_in_use}
+    assert volumes.target not in {volume.name for volume in report.removed}
+    assert engine.client.volumes.get(volumes.target)
