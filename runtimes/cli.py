@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import requests
 from docker.errors import DockerException
 from rich.console import Console
 from rich.markup import escape
@@ -26,8 +27,8 @@ from runtimes.caches import human_size
 from runtimes.config import XcargoConfig, load_config
 from runtimes.cross_build import BuildRequest, BuildResult, ImageMissing, run_build
 from runtimes.doctor import run_checks
-from runtimes.engine import connect
-from runtimes.errors import UsageError, XcargoError
+from runtimes.engine import ENGINE_HINT, connect
+from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.images import toolchain_images
 from runtimes.project import locate_project
 from runtimes.references import parse_image_reference
@@ -78,6 +79,8 @@ class XcargoGroup(click.Group):
             _fail(error)
         except DockerException as error:
             _fail(XcargoError(f"the container engine failed: {error}"))
+        except requests.exceptions.RequestException as error:
+            _fail(EngineUnavailable(f"lost the container engine: {error}", hint=ENGINE_HINT))
         except KeyboardInterrupt:
             err.print("interrupted: build containers were removed")
             sys.exit(130)

@@ -98,7 +98,7 @@ def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None =
                 hint=f"point XCARGO_ENGINE_URL at a {runtime} socket, or set runtime = 'auto'",
             )
         return engine
-    raise EngineUnavailable(_unavailable_message(runtime, failures), hint=_START_HINT)
+    raise EngineUnavailable(_unavailable_message(runtime, failures), hint=ENGINE_HINT)
 
 
 def describe(client: docker.DockerClient, url: str) -> Engine:
@@ -145,7 +145,7 @@ def _unavailable_message(runtime: RuntimeChoice, failures: list[str]) -> str:
     return f"{wanted} did not answer:\n  " + "\n  ".join(failures)
 
 
-_START_HINT = (
+ENGINE_HINT = (
     "start Docker (`systemctl start docker`, or `dockerd &`), or Podman's API "
     "(`podman system service --time=0 unix:///run/podman/podman.sock &`), "
     "or set XCARGO_ENGINE_URL to the engine's socket, e.g. unix:///run/podman/podman.sock"

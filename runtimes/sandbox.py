@@ -152,7 +152,8 @@ class PhaseContainer:
             if time.monotonic() - started < timeout * 0.9:
                 raise EngineUnavailable(
                     f"lost the engine at {self.engine.url} during the build: {error}",
-                    hint="check that the engine still runs (`xcargo container doctor`)",
+                    hint="check that the engine still runs (`xcargo container doctor`); "
+                    "the build container may be left for the next build to remove",
                 ) from error
             raise BuildStopped(
                 f"the build took longer than its limit of {timeout:.0f} s and was stopped",
@@ -202,6 +203,9 @@ def remove_stale(client: docker.DockerClient, name: str) -> None:
 
 
 def _kill_and_remove(container: Container) -> None:
+    """Best effort on the way out: an engine that is gone cannot remove anything, and the
+    next build of the same name removes the leftover (or reports it still running).
+    """
     try:
         container.remove(force=True)
     except NotFound:
@@ -209,6 +213,8 @@ def _kill_and_remove(container: Container) -> None:
     except APIError as error:
         if "already in progress" not in str(error):
             raise
+    except requests.exceptions.RequestException:
+        pass
 
 
 def _pump_lines(container: Container, on_line: LineCallback) -> None:

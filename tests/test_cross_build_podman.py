@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
+from pathlib import Path
+
 import pytest
 
 from runtimes import naming
+from runtimes.errors import EngineUnavailable
 from runtimes.sandbox import BuildStopped
-from tests.support import AARCH64, X86_64, build, containers_of, run_binary
+from tests.support import AARCH64, X86_64, build, containers_of, run_binary, wait_until_running
 
 pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.slow]
+
+# The aarch64 image builds for the engine's own architecture too: one image is enough here.
+HOST_CAPABLE = naming.toolchain_image(AARCH64)
+PODMAN_SERVICE = Path(__file__).resolve().parent.parent / "scripts" / "podman-service.sh"
 
 
 def test_podman_is_recognised(podman_engine):
@@ -50,10 +59,37 @@ def test_a_build_past_its_timeout_on_podman_is_killed_and_leaves_no_container(
 ):
     engine = podman_toolchains
     project = copy_fixture("slow-build", engine)
-    # The aarch64 image builds for its own architecture too: one image is enough here.
-    host_capable = naming.toolchain_image(AARCH64)
-
     with pytest.raises(BuildStopped, match="longer than its limit"):
-        build(engine, project, X86_64, tmp_path / "state", timeout=20, image=host_capable)
+        build(engine, project, X86_64, tmp_path / "state", timeout=20, image=HOST_CAPABLE)
 
     assert containers_of(engine, project) == []
+
+
+def test_an_engine_that_dies_mid_build_is_a_clear_error(podman_toolchains, copy_fixture, tmp_path):
+    """The Podman service is stopped while a build runs, then started again for what follows."""
+    engine = podman_toolchains
+    project = copy_fixture("slow-build", engine)
+    name = naming.build_container(project.key, X86_64, "build")
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            build(engine, project, X86_64, tmp_path / "state", timeout=300, image=HOST_CAPABLE)
+        except EngineUnavailable as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        wait_until_running(engine, name)
+        subprocess.run(["pkill", "-f", "podman system service"], check=True)
+        worker.join(timeout=60)
+    finally:
+        subprocess.run([str(PODMAN_SERVICE)], check=True, capture_output=True)
+        for leftover in engine.client.containers.list(all=True, filters={"name": name}):
+            leftover.remove(force=True)
+
+    assert not worker.is_alive()
+    [error] = outcome
+    assert "lost the engine" in error.message
+    assert error.exit_code == 3
