@@ -17,6 +17,7 @@ from types import TracebackType
 
 import docker
 import requests
+import urllib3
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.types import Mount, Ulimit
@@ -226,8 +227,8 @@ def _pump_lines(container: Container, on_line: LineCallback) -> None:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
-    except (APIError, requests.exceptions.RequestException):
-        return  # the container was removed under us (timeout): nothing more to read
+    except (APIError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+        return  # the container was removed (timeout) or the engine went away: wait() reports it
     if pending:
         on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
 
