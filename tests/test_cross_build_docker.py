@@ -259,6 +259,22 @@ def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, 
     assert result.image == custom
 
 
+def test_an_image_without_the_targets_standard_library_is_named_as_the_cause(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    aarch64_only = naming.toolchain_image(AARCH64)
+
+    result = build(engine, project, ARMV7, tmp_path / "state", image=aarch64_only)
+
+    assert not result.succeeded
+    assert result.failure == (
+        f"{aarch64_only} has no Rust standard library for {ARMV7}: use an image made for it "
+        f"(`xcargo images bootstrap --target {ARMV7}`)"
+    )
+
+
 def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
     docker_toolchains, copy_fixture, tmp_path
 ):
