@@ -7,6 +7,7 @@ build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy),
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import time
@@ -25,7 +26,13 @@ from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming
 from runtimes.caches import human_size
 from runtimes.config import XcargoConfig, load_config
-from runtimes.cross_build import BuildRequest, BuildResult, ImageMissing, run_build
+from runtimes.cross_build import (
+    DEFAULT_TIMEOUT_SECONDS,
+    BuildRequest,
+    BuildResult,
+    ImageMissing,
+    run_build,
+)
 from runtimes.doctor import run_checks
 from runtimes.engine import ENGINE_HINT, connect
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
@@ -90,6 +97,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _memory_size(value: str) -> str:
+    """An engine memory size (`512m`, `4g`), checked here so a typo is not an engine error."""
+    if not re.fullmatch(r"[1-9][0-9]{0,6}[kmg]?", value.lower()):
+        raise click.BadParameter(f"{value!r} is not a size like 512m or 4g")
+    return value.lower()
+
+
 @click.group(cls=XcargoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xcargo-web", prog_name="xcargo")
 def main() -> None:
@@ -111,12 +125,18 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    default=1800,
+    default=DEFAULT_TIMEOUT_SECONDS,
     show_default=True,
     type=click.IntRange(10, 86400),
     help="Seconds the whole build may take before it is stopped.",
 )
-@click.option("--memory", default="4g", show_default=True, help="Memory limit of a build.")
+@click.option(
+    "--memory",
+    default=Limits().memory,
+    show_default=True,
+    callback=lambda _ctx, _param, value: _memory_size(value),
+    help="Memory limit of a build, e.g. 2g or 1536m.",
+)
 @click.option(
     "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
 )
