@@ -45,6 +45,7 @@ DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
 _DOWNLOADED = re.compile(r"^\s*Downloaded \S+ v\S+")
 _READ_ONLY = "Read-only file system"
+_SIGKILL = "(signal: 9, SIGKILL: kill)"
 _NO_STD = re.compile(r"can't find crate for `(std|core)`")
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
@@ -250,7 +251,9 @@ class _Run:
             if outcome.exit_code != 0:
                 if any(hint in line for line in log for hint in _OFFLINE_MISS):
                     return _MISSING_CRATES
-                self.result.failure = _explain_failure(log, self.request.triple, self.result.image)
+                self.result.failure = _explain_failure(
+                    log, self.request.triple, self.result.image, self.request.limits.memory
+                )
                 return _FAILED
             self._collect(phase, messages)
         return _BUILT
@@ -298,8 +301,8 @@ class _Run:
         return max(self.deadline - time.monotonic(), 1.0)
 
 
-def _explain_failure(log: list[str], triple: str, image: str) -> str:
-    """Name the two failures a user can't read from cargo's own words as xcargo's doing."""
+def _explain_failure(log: list[str], triple: str, image: str, memory: str) -> str:
+    """Name the failures that are xcargo's doing, which cargo's own words can't explain."""
     if any(_READ_ONLY in line for line in log):
         return (
             "the build tried to write into the source directory, which xcargo mounts "
@@ -309,6 +312,11 @@ def _explain_failure(log: list[str], triple: str, image: str) -> str:
         return (
             f"{image} has no Rust standard library for {triple}: use an image made for it "
             f"(`xcargo images bootstrap --target {triple}`)"
+        )
+    if any(_SIGKILL in line for line in log):
+        return (
+            f"a compiler process was killed (SIGKILL), most likely at the memory limit of "
+            f"{memory}: raise it with --memory"
         )
     return "cargo build failed (see the log above)"
 

@@ -157,7 +157,8 @@ class PhaseContainer:
                     "the build container may be left for the next build to remove",
                 ) from error
             raise BuildStopped(
-                f"the build took longer than its limit of {timeout:.0f} s and was stopped",
+                f"the build reached its time limit and was stopped "
+                f"(this phase ran {time.monotonic() - started:.0f} s)",
                 hint="raise the limit with --timeout SECONDS if the build needs longer",
             ) from error
         reader.join(timeout=30)

@@ -12,7 +12,7 @@ import pytest
 from runtimes import naming
 from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
-from runtimes.sandbox import BuildBusy, BuildStopped
+from runtimes.sandbox import BuildBusy, BuildStopped, Limits
 from tests.support import (
     AARCH64,
     ARMV7,
@@ -149,10 +149,23 @@ def test_a_build_past_its_timeout_is_killed_and_leaves_no_container(
     project = copy_fixture("slow-build", engine)
     started = time.monotonic()
 
-    with pytest.raises(BuildStopped, match="longer than its limit"):
+    with pytest.raises(BuildStopped, match="reached its time limit"):
         build(engine, project, X86_64, tmp_path / "state", timeout=20)
 
     assert time.monotonic() - started < 60
+    assert containers_of(engine, project) == []
+
+
+def test_a_build_over_its_memory_limit_is_stopped_with_what_to_do(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    with pytest.raises(BuildStopped, match=r"ran out of memory \(limit 60m\)") as raised:
+        build(engine, project, AARCH64, tmp_path / "state", limits=Limits(memory="60m"))
+
+    assert "--memory" in (raised.value.hint or "")
     assert containers_of(engine, project) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from runtimes import naming
 from runtimes.errors import EngineUnavailable
-from runtimes.sandbox import BuildStopped
+from runtimes.sandbox import BuildStopped, Limits
 from tests.support import AARCH64, X86_64, build, containers_of, run_binary, wait_until_running
 
 pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.slow]
@@ -59,10 +59,26 @@ def test_a_build_past_its_timeout_on_podman_is_killed_and_leaves_no_container(
 ):
     engine = podman_toolchains
     project = copy_fixture("slow-build", engine)
-    with pytest.raises(BuildStopped, match="longer than its limit"):
+    with pytest.raises(BuildStopped, match="reached its time limit"):
         build(engine, project, X86_64, tmp_path / "state", timeout=20, image=HOST_CAPABLE)
 
     assert containers_of(engine, project) == []
+
+
+def test_a_compiler_killed_at_the_memory_limit_on_podman_is_explained(
+    podman_toolchains, copy_fixture, tmp_path
+):
+    """Podman never reports OOMKilled; cargo survives its killed rustc and says SIGKILL."""
+    engine = podman_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    try:
+        result = build(engine, project, AARCH64, tmp_path / "state", limits=Limits(memory="60m"))
+    except BuildStopped as stopped:  # cargo itself was the one killed
+        assert "ran out of memory" in stopped.message
+    else:
+        assert not result.succeeded
+        assert "memory limit of 60m" in (result.failure or "")
 
 
 def test_an_engine_that_dies_mid_build_is_a_clear_error(podman_toolchains, copy_fixture, tmp_path):
