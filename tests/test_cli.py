@@ -98,6 +98,20 @@ def test_doctor_without_an_engine_fails_with_exit_code_3(tmp_path):
     assert "✗ engine:" in result.stdout
 
 
+def test_a_runtime_asked_for_in_xcargo_toml_is_not_silently_replaced(copy_fixture, docker_engine):
+    project = copy_fixture(
+        "hello-cross", docker_engine, xcargo_toml='[container]\nruntime = "podman"\n'
+    )
+
+    result = xcargo("build", "--target", AARCH64, cwd=project.root)
+
+    assert result.returncode == 3
+    assert (
+        "xcargo.toml asks for podman, but the engine at unix:///var/run/docker.sock is docker"
+        in (result.stderr)
+    )
+
+
 def test_a_project_without_cargo_lock_is_refused_with_what_to_do(copy_fixture, docker_engine):
     project = copy_fixture("hello-cross", docker_engine)
     (project.root / "Cargo.lock").unlink()
