@@ -38,14 +38,25 @@ def project_volumes(docker_toolchains):
 def test_volumes_are_created_once_and_labelled(project_volumes):
     engine, volumes = project_volumes
     labels = engine.client.volumes.get(volumes.target).attrs["Labels"]
+    home_labels = engine.client.volumes.get(volumes.cargo_home).attrs["Labels"]
+
+    again = caches.ensure_volumes(
+        engine,
+        config=CacheConfig(),
+        project=labels[naming.LABEL_PROJECT],
+        triple=AARCH64,
+        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
+        toolchain="rustc-test",
+    )
 
     assert volumes.target_created and volumes.cargo_home_created
+    assert not again.target_created and not again.cargo_home_created
+    assert again.target == volumes.target
+    assert again.cargo_home_generation == volumes.cargo_home_generation != ""
     assert labels[naming.LABEL_KIND] == naming.KIND_TARGET
     assert labels[naming.LABEL_TARGET] == AARCH64
-    assert (
-        labels[naming.LABEL_GENERATION] == volumes.cargo_home_generation
-        or labels[naming.LABEL_GENERATION]
-    )
+    assert home_labels[naming.LABEL_KIND] == naming.KIND_CARGO_HOME
+    assert home_labels[naming.LABEL_GENERATION] == volumes.cargo_home_generation
 
 
 def test_usage_reports_the_size_the_engine_measures(project_volumes):
