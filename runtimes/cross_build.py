@@ -63,7 +63,6 @@ class BuildRequest:
     limits: Limits = field(default_factory=Limits)
     state_dir: Path = Path(".")
     ca_bundle: Path | None = None
-    output_dir: Path | None = None
 
     @property
     def profile_dir(self) -> str:
@@ -260,7 +259,7 @@ class _Run:
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()
-        output_root = self.request.output_dir or self.request.project.root / "target"
+        output_root = self.request.project.root / "target"
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
             destination = output_root.joinpath(*relative.parts)
