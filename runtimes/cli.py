@@ -30,7 +30,6 @@ from runtimes.cross_build import (
     DEFAULT_TIMEOUT_SECONDS,
     BuildRequest,
     BuildResult,
-    ImageMissing,
     run_build,
 )
 from runtimes.doctor import run_checks
@@ -172,17 +171,11 @@ def build(
         limits=Limits(memory=memory),
         state_dir=host.state_dir(),
         ca_bundle=host.ca_bundle(),
+        bootstrap_missing=not no_bootstrap,
     )
     _say(f"building {escape(project.name)} for {triple} on {escape(engine.description)}")
     started = time.monotonic()
-    try:
-        result = run_build(engine, request, _log_line())
-    except ImageMissing:
-        if container_image or config.for_target(triple).image or no_bootstrap:
-            raise
-        _say(f"no toolchain image for {triple} yet: making it now (once, a few minutes)")
-        toolchain_bootstrap.bootstrap(engine, [triple], on_line=_log_line("  "))
-        result = run_build(engine, request, _log_line())
+    result = run_build(engine, request, _log_line())
     _report(result, time.monotonic() - started, release)
     if not result.succeeded:
         sys.exit(1)

@@ -24,7 +24,7 @@ from runtimes.artifacts import (
     parse_message,
     relative_output_path,
 )
-from runtimes.bootstrap import BootstrapError, rustc_version
+from runtimes.bootstrap import BootstrapError, bootstrap, rustc_version
 from runtimes.config import XcargoConfig
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
@@ -41,6 +41,7 @@ from runtimes.sandbox import (
 from runtimes.targets import validate_triple
 
 LineCallback = Callable[[str], None]
+PhaseCallback = Callable[[str], None]
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
 _DOWNLOADED = re.compile(r"^\s*Downloaded \S+ v\S+")
@@ -50,6 +51,12 @@ _NO_STD = re.compile(r"can't find crate for `(std|core)`")
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
 _BUILT, _FAILED, _MISSING_CRATES = "built", "failed", "missing crates"
+
+# The phases a build reports through `on_phase`, in order.
+PREPARING_IMAGE = "preparing image"
+FETCHING = "fetching"
+BUILDING = "building"
+COLLECTING = "collecting"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,10 @@ class BuildRequest:
     limits: Limits = field(default_factory=Limits)
     state_dir: Path = Path(".")
     ca_bundle: Path | None = None
+    # Where artifacts land (as target/<triple>/<profile>/…); None: the project's own target/.
+    output_dir: Path | None = None
+    # Make a missing toolchain image (never one named by --container-image or xcargo.toml).
+    bootstrap_missing: bool = False
 
     @property
     def profile_dir(self) -> str:
@@ -122,14 +133,25 @@ def resolve_image(engine: Engine, request: BuildRequest) -> tuple[str, Image]:
         raise ImageMissing(f"image {reference} is not on the engine", hint=bootstrap_hint) from None
 
 
-def run_build(engine: Engine, request: BuildRequest, on_line: LineCallback) -> BuildResult:
+def _ignore_phase(_phase: str) -> None:
+    return None
+
+
+def run_build(
+    engine: Engine,
+    request: BuildRequest,
+    on_line: LineCallback,
+    on_phase: PhaseCallback = _ignore_phase,
+) -> BuildResult:
     """Run one build and return what happened; raises only for errors before cargo runs,
     timeouts and engine failures. A cargo failure is a result with `failure` set.
+    `on_phase` hears each phase as it starts, for a caller that shows where a build is.
     """
     validate_triple(request.triple)
     lockfile = request.project.require_lockfile()
     started = time.monotonic()
-    reference, image = resolve_image(engine, request)
+    on_phase(PREPARING_IMAGE)
+    reference, image = _image_for(engine, request, on_line)
     rustc = image.labels.get(naming.LABEL_RUSTC) or rustc_version(engine, image.id)
     toolchain = naming.toolchain_key(image.labels.get(naming.LABEL_RUSTC), image.id)
     volumes = caches.ensure_volumes(
@@ -149,12 +171,29 @@ def run_build(engine: Engine, request: BuildRequest, on_line: LineCallback) -> B
         volumes=volumes,
     )
     result.phases["prepare"] = time.monotonic() - started
-    run = _Run(engine, request, image.id, result, on_line, deadline=started + request.timeout)
+    run = _Run(
+        engine, request, image.id, result, on_line, on_phase, deadline=started + request.timeout
+    )
     try:
         run.fetch_and_build(lockfile)
     finally:
         caches.remove_scratch(engine, volumes)
     return result
+
+
+def _image_for(engine: Engine, request: BuildRequest, on_line: LineCallback) -> tuple[str, Image]:
+    """The build's image, made first when it is a missing toolchain image and the request
+    allows it; an image the user named is never made or pulled.
+    """
+    try:
+        return resolve_image(engine, request)
+    except ImageMissing:
+        named = request.image or request.config.for_target(request.triple).image
+        if named or not request.bootstrap_missing:
+            raise
+    on_line(f"xcargo: no toolchain image for {request.triple} yet: making it (once, minutes)")
+    bootstrap(engine, [request.triple], on_line=on_line)
+    return resolve_image(engine, request)
 
 
 @dataclass
@@ -166,6 +205,7 @@ class _Run:
     image_id: str
     result: BuildResult
     on_line: LineCallback
+    on_phase: PhaseCallback
     deadline: float
 
     def fetch_and_build(self, lockfile: Path) -> None:
@@ -209,6 +249,7 @@ class _Run:
                 self.result.crates_downloaded += 1
             self.on_line(line)
 
+        self.on_phase(FETCHING)
         command = ["cargo", "fetch", "--locked"]
         spec = self._spec("fetch", command, mounts, environment, network=True)
         with PhaseContainer(self.engine, spec) as phase:
@@ -230,15 +271,17 @@ class _Run:
         ]  # fmt: skip
         if self.request.release:
             command.append("--release")
+        self.on_phase(BUILDING)
         messages: list[dict[str, object]] = []
-        log: list[str] = []
+        findings = _LogFindings()
 
         def route(line: str) -> None:
             message = parse_message(line)
             if message is not None:
-                messages.append(message)
+                if message.get("reason") == "compiler-artifact":
+                    messages.append(message)
                 return
-            log.append(line)
+            findings.scan(line)
             self.on_line(line)
 
         mounts = [self._source_mount(), *self.result.volumes.mounts(with_target=True)]
@@ -248,18 +291,19 @@ class _Run:
             self.result.phases["build"] = outcome.seconds
             self.result.exit_code = outcome.exit_code
             if outcome.exit_code != 0:
-                if any(hint in line for line in log for hint in _OFFLINE_MISS):
+                if findings.offline_miss:
                     return _MISSING_CRATES
-                self.result.failure = _explain_failure(
-                    log, self.request.triple, self.result.image, self.request.limits.memory
+                self.result.failure = findings.explain(
+                    self.request.triple, self.result.image, self.request.limits.memory
                 )
                 return _FAILED
+            self.on_phase(COLLECTING)
             self._collect(phase, messages)
         return _BUILT
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()
-        output_root = self.request.project.root / "target"
+        output_root = self.request.output_dir or self.request.project.root / "target"
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
             destination = output_root.joinpath(*relative.parts)
@@ -300,24 +344,41 @@ class _Run:
         return max(self.deadline - time.monotonic(), 1.0)
 
 
-def _explain_failure(log: list[str], triple: str, image: str, memory: str) -> str:
-    """Name the failures that are xcargo's doing, which cargo's own words can't explain."""
-    if any(_READ_ONLY in line for line in log):
-        return (
-            "the build tried to write into the source directory, which xcargo mounts "
-            "read-only; build scripts must write into OUT_DIR (the source is untouched)"
-        )
-    if any(_NO_STD.search(line) for line in log):
-        return (
-            f"{image} has no Rust standard library for {triple}: use an image made for it "
-            f"(`xcargo images bootstrap --target {triple}`)"
-        )
-    if any(_SIGKILL in line for line in log):
-        return (
-            f"a compiler process was killed (SIGKILL), most likely at the memory limit of "
-            f"{memory}: raise it with --memory"
-        )
-    return "cargo build failed (see the log above)"
+@dataclass
+class _LogFindings:
+    """What the build log said that xcargo must explain, scanned line by line so that a log of
+    any length is never held in memory.
+    """
+
+    read_only: bool = False
+    no_std: bool = False
+    sigkill: bool = False
+    offline_miss: bool = False
+
+    def scan(self, line: str) -> None:
+        self.read_only = self.read_only or _READ_ONLY in line
+        self.no_std = self.no_std or bool(_NO_STD.search(line))
+        self.sigkill = self.sigkill or _SIGKILL in line
+        self.offline_miss = self.offline_miss or any(hint in line for hint in _OFFLINE_MISS)
+
+    def explain(self, triple: str, image: str, memory: str) -> str:
+        """Name the failures that are xcargo's doing, which cargo's own words can't explain."""
+        if self.read_only:
+            return (
+                "the build tried to write into the source directory, which xcargo mounts "
+                "read-only; build scripts must write into OUT_DIR (the source is untouched)"
+            )
+        if self.no_std:
+            return (
+                f"{image} has no Rust standard library for {triple}: use an image made for it "
+                f"(`xcargo images bootstrap --target {triple}`)"
+            )
+        if self.sigkill:
+            return (
+                f"a compiler process was killed (SIGKILL), most likely at the memory limit of "
+                f"{memory}: raise it with --memory"
+            )
+        return "cargo build failed (see the log above)"
 
 
 def _environment() -> dict[str, str]:

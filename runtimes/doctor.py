@@ -45,9 +45,7 @@ def run_checks(project_dir: Path) -> Report:
         engine = connect(runtime)
     except XcargoError as error:
         return Report([Check("fail", f"engine: {error.message}", error.hint), *checks], False)
-    checks.insert(0, Check("ok", f"engine: {engine.description}"))
-    for check in (_limits, _toolchains, _cache_size):
-        checks.append(check(engine))
+    checks[:0] = engine_checks(engine)
     if config is not None:
         enabled = config.container.cache.enabled
         checks.append(
@@ -57,8 +55,16 @@ def run_checks(project_dir: Path) -> Report:
                 "warn", "volume caching disabled (cache.enabled = false): every build is cold"
             )
         )
-    checks += [_debootstrap(), _ca_bundle()]
     return Report(checks, True)
+
+
+def engine_checks(engine: Engine) -> list[Check]:
+    """The checks of a connected engine and of this machine, for any project: what the
+    server's engine page shows for each host.
+    """
+    checks = [Check("ok", f"engine: {engine.description}")]
+    checks += [check(engine) for check in (_limits, _toolchains, _cache_size)]
+    return [*checks, _debootstrap(), _ca_bundle()]
 
 
 def _config_check(project_dir: Path, checks: list[Check]) -> XcargoConfig | None:

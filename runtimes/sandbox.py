@@ -9,6 +9,7 @@ hosts cannot start a container without explicit ulimits at all.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.types import Mount, Ulimit
 
+from runtimes import naming
 from runtimes.engine import Engine
 from runtimes.errors import EngineUnavailable, XcargoError
 
@@ -37,6 +39,14 @@ class BuildStopped(XcargoError):
     """The engine stopped a build before cargo finished: timeout or memory."""
 
     exit_code = 4
+
+
+class BuildTimedOut(BuildStopped):
+    """The build ran past its time limit."""
+
+
+class BuildOutOfMemory(BuildStopped):
+    """The build was killed at its memory limit."""
 
 
 class BuildBusy(XcargoError):
@@ -156,7 +166,7 @@ class PhaseContainer:
                     hint="check that the engine still runs (`xcargo container doctor`); "
                     "the build container may be left for the next build to remove",
                 ) from error
-            raise BuildStopped(
+            raise BuildTimedOut(
                 f"the build reached its time limit and was stopped "
                 f"(this phase ran {time.monotonic() - started:.0f} s)",
                 hint="raise the limit with --timeout SECONDS if the build needs longer",
@@ -164,7 +174,7 @@ class PhaseContainer:
         reader.join(timeout=30)
         exit_code = int(status["StatusCode"])
         if self._killed_for_memory(exit_code):
-            raise BuildStopped(
+            raise BuildOutOfMemory(
                 f"the build ran out of memory (limit {self.spec.limits.memory}) and was killed",
                 hint="raise the limit with --memory, or build with fewer jobs (CARGO_BUILD_JOBS)",
             )
@@ -202,6 +212,27 @@ def remove_stale(client: docker.DockerClient, name: str) -> None:
             hint=f"wait for it to finish, or stop it with `docker rm -f {name}`",
         )
     _kill_and_remove(existing)
+
+
+def stop_target_builds(engine: Engine, *, project: str, target: str, remove: bool) -> int:
+    """Kill every build container of one project and target (and remove them when `remove`);
+    returns how many there were.
+
+    For a caller that knows which build of this project and target may run here: cancelling
+    one (kill only, so that its own PhaseContainer sees it end and cleans up), or clearing the
+    containers a dead worker left behind (kill and remove).
+    """
+    labels = naming.managed_labels(naming.KIND_BUILD, project=project, target=target)
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    containers = engine.client.containers.list(all=True, filters=filters)
+    for container in containers:
+        if remove:
+            _kill_and_remove(container)
+            continue
+        # If it ended meanwhile, its PhaseContainer removes it.
+        with contextlib.suppress(APIError, requests.exceptions.RequestException):
+            container.kill()
+    return len(containers)
 
 
 def _kill_and_remove(container: Container) -> None:

@@ -1,7 +1,7 @@
 """Settings of the xcargo-web server.
 
 Everything a deployment changes comes from the environment, with defaults that run on one
-machine: SQLite in ./var, DEBUG off unless XCARGO_DEBUG=1.
+machine: SQLite in ./var, Redis on localhost, DEBUG off unless XCARGO_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",
     "builds",
 ]
 
@@ -60,12 +62,23 @@ TEMPLATES = [
     },
 ]
 
+# DATABASE_URL selects the database (postgres://…); the default is SQLite in ./var.
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
-    }
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True
+    )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The worker's log writer, the web and beat write at once: wait for the lock instead of
+    # failing, take it at the start of a transaction, and let readers read during writes (WAL).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so that a test's Celery worker process opens the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -74,3 +87,56 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Artifacts are files under MEDIA_ROOT, served only through the signed-in download views.
+MEDIA_ROOT = VAR_DIR / "artifacts"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token goes in hx-headers
+X_FRAME_OPTIONS = "DENY"
+
+# The queue: Redis is the broker; results are kept in the database (Build rows), not Celery.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Builds are long: a worker takes one message at a time and acknowledges it when it starts
+# (not acks_late). With acks_late, Redis would hand a build that runs past the visibility
+# timeout to a second worker; a redelivered message is also harmless, because a build is
+# claimed with a conditional update (queued -> preparing image) that only one task can win.
+CELERY_TASK_ACKS_LATE = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "xcargo.maintenance"
+CELERY_BEAT_SCHEDULE = {
+    "end-abandoned-builds": {"task": "builds.tasks.end_abandoned_builds", "schedule": 30.0},
+    "refresh-engine-hosts": {"task": "builds.tasks.refresh_engine_hosts", "schedule": 300.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Builds.
+XCARGO_BUILD_TIMEOUT = int(os.environ.get("XCARGO_BUILD_TIMEOUT", str(30 * 60)))
+# A running build whose worker has not written for this long is ended as "worker lost".
+XCARGO_HEARTBEAT_TIMEOUT = int(os.environ.get("XCARGO_HEARTBEAT_TIMEOUT", "90"))
+# The engine host of a worker started without --host, and of builds that name none.
+XCARGO_DEFAULT_ENGINE_HOST = os.environ.get("XCARGO_ENGINE_HOST", "local")
+# Where workers keep git mirrors and build checkouts.
+XCARGO_WORK_DIR = Path(os.environ.get("XCARGO_WORK_DIR", VAR_DIR / "work"))
+# Server-local project paths must lie under one of these directories (":"-separated).
+XCARGO_SOURCE_ROOTS = [
+    Path(part)
+    for part in os.environ.get(
+        "XCARGO_SOURCE_ROOTS", f"{BASE_DIR / 'tests' / 'fixtures'}:{VAR_DIR / 'sources'}"
+    ).split(":")
+    if part
+]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("XCARGO_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,363 @@
+"""What the server keeps: projects and their targets, builds with their logs and artifacts,
+and what it knows of each engine host (images, cache volumes, doctor checks).
+
+Writes go through `builds.services`, reads through `builds.selectors`; models hold data,
+constraints and the few properties that only rephrase their own fields.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+
+from runtimes.sources import redact_url
+
+
+class EngineHost(models.Model):
+    """A Docker or Podman engine and the Celery queue of the worker that drives it."""
+
+    class Runtime(models.TextChoices):
+        AUTO = "auto", "auto (Docker, else Podman)"
+        DOCKER = "docker", "Docker"
+        PODMAN = "podman", "Podman"
+
+    name = models.SlugField(max_length=50, unique=True)
+    engine_url = models.CharField(
+        max_length=300, blank=True, help_text="unix:// or tcp:// URL; empty: the local engine"
+    )
+    runtime = models.CharField(max_length=10, choices=Runtime.choices, default=Runtime.AUTO)
+    queue = models.CharField(max_length=80, unique=True, help_text="the worker's Celery queue")
+    max_concurrent_builds = models.PositiveSmallIntegerField(default=2)
+    enabled = models.BooleanField(default=True)
+    # What the worker last found the engine to be.
+    kind = models.CharField(max_length=10, blank=True)
+    version = models.CharField(max_length=60, blank=True)
+    rootless = models.BooleanField(null=True)
+    cgroup = models.CharField(max_length=40, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    doctor = models.JSONField(default=list, blank=True, help_text="the last doctor checks")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    """A Rust project the server builds: from a git repository or a directory on the server."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    git_url = models.CharField(max_length=500, blank=True)
+    local_path = models.CharField(max_length=500, blank=True)
+    default_ref = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="project_has_exactly_one_source",
+                condition=(Q(git_url="") & ~Q(local_path="")) | (~Q(git_url="") & Q(local_path="")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_source(self) -> str:
+        """The source as pages and the API show it: credentials in a git URL are hidden."""
+        return redact_url(self.git_url) if self.git_url else self.local_path
+
+    def get_absolute_url(self) -> str:
+        return reverse("project", args=[self.slug])
+
+
+class Target(models.Model):
+    """One target triple of a project, with an optional image of its own."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="targets")
+    triple = models.CharField(max_length=100)
+    image = models.CharField(max_length=300, blank=True, help_text="image override")
+    dockerfile = models.CharField(max_length=300, blank=True)
+    build_args = models.JSONField(default=dict, blank=True)
+    release = models.BooleanField(default=False, help_text="build with --release")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["project__name", "triple"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "triple"], name="one_target_per_triple")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} · {self.triple}"
+
+
+class Build(models.Model):
+    """One build of one target. `state` is where the build is; `success` whether cargo
+    succeeded: a build that ran to its end with a compile error is finished, unsuccessful;
+    one that xcargo could not run (no engine, timeout, worker lost) is failed.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        PREPARING_IMAGE = "preparing image", "preparing image"
+        FETCHING = "fetching", "fetching"
+        BUILDING = "building", "building"
+        COLLECTING = "collecting", "collecting"
+        AWAITING_APPROVAL = "awaiting approval", "awaiting approval"
+        FINISHED = "finished", "finished"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    class ErrorKind(models.TextChoices):
+        NONE = "", "none"
+        COMPILE = "compile", "cargo failed"
+        USER = "user", "bad project or configuration"
+        IMAGE = "image", "image problem"
+        TIMEOUT = "timeout", "time limit"
+        MEMORY = "memory", "memory limit"
+        ENGINE = "engine", "engine unavailable"
+        SOURCE = "source", "source could not be fetched"
+        WORKER_LOST = "worker lost", "worker lost"
+        QUEUE = "queue", "queue unavailable"
+        CANCELLED = "cancelled", "cancelled"
+        INTERNAL = "internal", "internal error"
+
+    RUNNING_STATES = (
+        State.PREPARING_IMAGE,
+        State.FETCHING,
+        State.BUILDING,
+        State.COLLECTING,
+    )
+    ACTIVE_STATES = (State.QUEUED, State.AWAITING_APPROVAL, *RUNNING_STATES)
+    FINAL_STATES = (State.FINISHED, State.FAILED, State.CANCELLED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="builds")
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="builds")
+    engine_host = models.ForeignKey(EngineHost, on_delete=models.PROTECT, related_name="builds")
+    ref = models.CharField(max_length=200, blank=True)
+    commit = models.CharField(max_length=64, blank=True)
+    release = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    success = models.BooleanField(null=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    task_id = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    phases = models.JSONField(default=dict, blank=True, help_text="seconds per phase")
+    fetch_skipped = models.BooleanField(default=False)
+    crates_downloaded = models.PositiveIntegerField(default=0)
+    image = models.CharField(max_length=300, blank=True)
+    image_digest = models.CharField(max_length=300, blank=True)
+    rustc_version = models.CharField(max_length=100, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error_kind = models.CharField(
+        max_length=20, choices=ErrorKind.choices, default=ErrorKind.NONE, blank=True
+    )
+    error_message = models.TextField(blank=True)
+    log_lines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="build_recent"),
+            models.Index(fields=["project", "-created_at"], name="build_project_recent"),
+            models.Index(fields=["target", "-created_at"], name="build_target_recent"),
+            models.Index(fields=["state", "-created_at"], name="build_state_recent"),
+            models.Index(fields=["engine_host", "state"], name="build_host_state"),
+        ]
+        constraints = [
+            # The lock that keeps two builds of one target off one target volume: a build is
+            # claimed by moving it into a running state, which this constraint lets only one
+            # build of a target on a host hold at a time.
+            models.UniqueConstraint(
+                fields=["engine_host", "target"],
+                condition=Q(state__in=["preparing image", "fetching", "building", "collecting"]),
+                name="one_running_build_per_target_and_host",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.target}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("build", args=[self.pk])
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in self.RUNNING_STATES
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or self.heartbeat_at
+        return (end - self.started_at).total_seconds() if end else None
+
+
+class LogChunk(models.Model):
+    """A run of consecutive log lines: a build's log is written in chunks as it streams, so
+    neither the worker nor a page ever holds the whole of a long log.
+    """
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="log_chunks")
+    first_line = models.PositiveIntegerField()
+    line_count = models.PositiveIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["build", "first_line"]
+        constraints = [
+            models.UniqueConstraint(fields=["build", "first_line"], name="chunk_order_unique")
+        ]
+
+
+def _artifact_path(artifact: Artifact, filename: str) -> str:
+    return f"builds/{artifact.build_id}/{filename}"
+
+
+class Artifact(models.Model):
+    """A file a build produced, stored by the server, with its size and sha256."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=500, help_text="where cargo put it in target/")
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=_artifact_path, max_length=500)
+
+    class Meta:
+        ordering = ["build", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("artifact-download", args=[self.build_id, self.pk])
+
+
+class Image(models.Model):
+    """An image an engine host holds, as the worker last saw it."""
+
+    class Origin(models.TextChoices):
+        BOOTSTRAPPED = "bootstrapped", "bootstrapped here"
+        PULLED = "pulled", "pulled"
+        BUILT = "built", "built from a Dockerfile"
+        LOCAL = "local", "found on the engine"
+
+    engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="images")
+    reference = models.CharField(max_length=300)
+    registry = models.CharField(max_length=200, blank=True)
+    image_id = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=300, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    targets = models.JSONField(default=list, blank=True)
+    rustc_version = models.CharField(max_length=100, blank=True)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.LOCAL)
+    created = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["engine_host", "reference"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engine_host", "reference"], name="one_image_per_reference"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CacheVolume(models.Model):
+    """A cache volume on an engine host (CARGO_HOME or a target dir), as last measured."""
+
+    engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="volumes")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=30)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
+    target = models.CharField(max_length=100, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    in_use = models.BooleanField(default=False)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["engine_host", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["engine_host", "name"], name="one_volume_per_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrustedRegistry(models.Model):
+    """A registry host images may come from (matched exactly, port included)."""
+
+    host = models.CharField(max_length=255, unique=True)
+    note = models.CharField(max_length=200, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+        verbose_name_plural = "trusted registries"
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class CacheQuota(models.Model):
+    """How much cache may hold: for one project, or for everything when project is empty."""
+
+    project = models.OneToOneField(Project, null=True, blank=True, on_delete=models.CASCADE)
+    warn_bytes = models.BigIntegerField(default=5 * 10**9)
+    max_bytes = models.BigIntegerField(default=10 * 10**9)
+
+    class Meta:
+        constraints = [
+            # One global quota too: no project is stored as 0, which no project id is.
+            models.UniqueConstraint(Coalesce("project", 0), name="one_quota_per_scope"),
+            models.CheckConstraint(
+                name="quota_warn_below_max", condition=Q(warn_bytes__lte=models.F("max_bytes"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"quota for {self.project or 'all projects'}"
+
+
+class ApiToken(models.Model):
+    """A user's API token. Only its sha256 is stored; the token is shown once, when made."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="the token's first characters")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

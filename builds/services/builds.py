@@ -1,0 +1,193 @@
+"""Starting and stopping builds, from a page, the API or a command.
+
+A build is created in the database first and handed to the queue only once that transaction
+has committed, so a worker never looks for a row it cannot see yet; a queue that does not
+answer ends the build at once, with the reason, instead of leaving it queued forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from builds.models import Build, EngineHost, Target
+from builds.services.errors import Conflict, InvalidInput, Unavailable
+from runtimes.errors import UsageError
+from runtimes.sources import validate_ref
+from xcargo_web.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+RUN_BUILD_TASK = "builds.tasks.run_build"
+# How long a trigger waits for the broker before it gives up and says so.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref: str = "") -> Build:
+    """Queue a build of `target` at `ref` (the project's default when empty)."""
+    project = target.project
+    if not target.enabled:
+        raise InvalidInput(f"{target} is disabled: enable it first", field="target")
+    ref = ref.strip() or project.default_ref
+    if ref and project.local_path:
+        raise InvalidInput("a server-local project has no git ref; leave ref empty", field="ref")
+    if ref:
+        try:
+            validate_ref(ref)
+        except UsageError as error:
+            raise InvalidInput.from_xcargo(error, field="ref") from None
+    host = choose_engine_host(target)
+    with transaction.atomic():
+        build = Build.objects.create(
+            project=project,
+            target=target,
+            engine_host=host,
+            ref=ref,
+            release=target.release,
+            triggered_by=triggered_by,
+            task_id=uuid.uuid4().hex,
+        )
+        transaction.on_commit(lambda: _enqueue(build))
+    build.refresh_from_db()
+    return build
+
+
+def choose_engine_host(target: Target) -> EngineHost:
+    """The host that built this target last, where its caches are warm, else the default."""
+    last = (
+        Build.objects.filter(target=target, engine_host__enabled=True, success=True)
+        .select_related("engine_host")
+        .order_by("-created_at")
+        .first()
+    )
+    if last is not None:
+        return last.engine_host
+    host = EngineHost.objects.filter(
+        name=settings.XCARGO_DEFAULT_ENGINE_HOST, enabled=True
+    ).first() or (EngineHost.objects.filter(enabled=True).order_by("name").first())
+    if host is None:
+        raise Unavailable(
+            "no engine host is registered: no worker has started yet",
+            hint="start a worker with `python manage.py worker` (make run starts one)",
+        )
+    return host
+
+
+def _enqueue(build: Build) -> None:
+    """Publish the build to its host's queue; a broker that does not answer fails the build."""
+    try:
+        celery_app.send_task(
+            RUN_BUILD_TASK,
+            args=[build.pk],
+            queue=build.engine_host.queue,
+            task_id=build.task_id,
+            retry=True,
+            retry_policy=_PUBLISH_RETRY,
+        )
+    except (OperationalError, OSError) as error:
+        logger.warning("build %s could not be queued: %s", build.pk, error)
+        end_build(
+            build.pk,
+            state=Build.State.FAILED,
+            error_kind=Build.ErrorKind.QUEUE,
+            error_message=(
+                "the build queue (Redis) did not answer, so the build was not started: "
+                "check that Redis runs and CELERY_BROKER_URL points at it"
+            ),
+            from_states=[Build.State.QUEUED],
+        )
+
+
+def cancel_build(*, build: Build, cancelled_by: AbstractBaseUser | None) -> Build:
+    """Cancel a build: at once when it has not started, else by asking its worker to stop it
+    (the worker kills the container and ends the build as cancelled within a second or two).
+    """
+    who = getattr(cancelled_by, "username", None) or "someone"
+    ended = end_build(
+        build.pk,
+        state=Build.State.CANCELLED,
+        error_kind=Build.ErrorKind.CANCELLED,
+        error_message=f"cancelled by {who} before it started",
+        from_states=[Build.State.QUEUED, Build.State.AWAITING_APPROVAL],
+    )
+    if not ended:
+        asked = Build.objects.filter(pk=build.pk, state__in=Build.RUNNING_STATES).update(
+            cancel_requested=True
+        )
+        if not asked:
+            build.refresh_from_db()
+            raise Conflict(f"build #{build.pk} has already ended ({build.state})")
+        logger.info("build %s: cancel requested by %s", build.pk, who)
+    build.refresh_from_db()
+    return build
+
+
+def end_build(
+    build_id: int,
+    *,
+    state: str,
+    from_states: list[str] | tuple[str, ...],
+    success: bool | None = False,
+    error_kind: str = "",
+    error_message: str = "",
+    **fields: object,
+) -> bool:
+    """Move a build into a final state if it is still in one of `from_states`; False when it
+    was not (another party ended it first). This conditional update is what makes every build
+    end in exactly one final state, whoever gets there first: worker, cancel, or the reaper.
+    """
+    return bool(
+        Build.objects.filter(pk=build_id, state__in=from_states).update(
+            state=state,
+            success=success,
+            error_kind=error_kind,
+            error_message=error_message,
+            finished_at=timezone.now(),
+            **fields,
+        )
+    )
+
+
+def end_abandoned_builds() -> int:
+    """End the running builds whose worker stopped writing heartbeats: it was killed, or its
+    machine went away. Their containers are removed by the next build of the same target.
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.XCARGO_HEARTBEAT_TIMEOUT)
+    ended = 0
+    for build_id in Build.objects.filter(
+        state__in=Build.RUNNING_STATES, heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        ended += end_build(
+            build_id,
+            state=Build.State.FAILED,
+            from_states=Build.RUNNING_STATES,
+            error_kind=Build.ErrorKind.WORKER_LOST,
+            error_message=(
+                f"the worker running this build stopped answering (no heartbeat for "
+                f"{settings.XCARGO_HEARTBEAT_TIMEOUT} s): it was stopped or its machine is down"
+            ),
+        )
+    return ended
+
+
+def record_phase(build_id: int, state: str) -> bool:
+    """Show which phase a running build is in; False if it has ended meanwhile."""
+    return bool(
+        Build.objects.filter(pk=build_id, state__in=Build.RUNNING_STATES).update(
+            state=state, heartbeat_at=timezone.now()
+        )
+    )
+
+
+def count_log_lines(build_id: int, lines: int) -> None:
+    """Advance the build's line count and heartbeat after a chunk of its log was stored."""
+    Build.objects.filter(pk=build_id).update(
+        log_lines=F("log_lines") + lines, heartbeat_at=timezone.now()
+    )

@@ -1,0 +1,142 @@
+"""Engine hosts: registering one when its worker starts, connecting to it, and recording what
+it holds (images, cache volumes, doctor checks) so that pages read the database, never the
+engine: the web server may not even reach the engine's socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from builds.models import CacheVolume, EngineHost, Image, Project
+from runtimes import caches, doctor, naming
+from runtimes.engine import Engine, connect
+from runtimes.errors import UsageError
+from runtimes.images import toolchain_images
+from runtimes.references import parse_image_reference
+
+QUEUE_PREFIX = "xcargo.builds."
+
+
+def queue_name(host_name: str) -> str:
+    return f"{QUEUE_PREFIX}{host_name}"
+
+
+def register_host(
+    *, name: str, engine_url: str = "", runtime: str = "auto", max_concurrent_builds: int = 2
+) -> EngineHost:
+    """Create or update the host a worker is about to serve, with what its engine says."""
+    host, _created = EngineHost.objects.update_or_create(
+        name=name,
+        defaults={
+            "engine_url": engine_url,
+            "runtime": runtime,
+            "queue": queue_name(name),
+            "max_concurrent_builds": max_concurrent_builds,
+        },
+    )
+    return host
+
+
+def connect_host(host: EngineHost) -> Engine:
+    """The host's engine: its URL when one is set, else the local engine of its runtime."""
+    environ = {"XCARGO_ENGINE_URL": host.engine_url} if host.engine_url else None
+    return connect(host.runtime, environ)  # type: ignore[arg-type]
+
+
+def refresh_host(host: EngineHost) -> EngineHost:
+    """Connect, and record the engine's facts, doctor checks, images and volumes."""
+    engine = connect_host(host)
+    checks = doctor.engine_checks(engine)
+    now = timezone.now()
+    with transaction.atomic():
+        EngineHost.objects.filter(pk=host.pk).update(
+            kind=engine.kind,
+            version=engine.version,
+            rootless=engine.rootless,
+            cgroup=f"{engine.cgroup_driver}, v{engine.cgroup_version or '?'}",
+            last_seen=now,
+            doctor=[dataclasses.asdict(check) for check in checks],
+        )
+        _record_images(host, engine)
+        _record_volumes(host, engine)
+    host.refresh_from_db()
+    return host
+
+
+def _record_images(host: EngineHost, engine: Engine) -> None:
+    """The toolchain images xcargo made on this host (the only images builds use unasked)."""
+    seen = []
+    for image in toolchain_images(engine):
+        Image.objects.update_or_create(
+            engine_host=host,
+            reference=image.reference,
+            defaults={
+                "image_id": image.image_id,
+                "registry": _registry(image.reference),
+                "size": image.size,
+                "targets": list(image.targets),
+                "rustc_version": image.rustc,
+                "origin": Image.Origin.BOOTSTRAPPED,
+                "created": _parse_time(image.created),
+            },
+        )
+        seen.append(image.reference)
+    Image.objects.filter(engine_host=host, origin=Image.Origin.BOOTSTRAPPED).exclude(
+        reference__in=seen
+    ).delete()
+
+
+def _record_volumes(host: EngineHost, engine: Engine) -> None:
+    """Sizes and use of every xcargo volume; which project a volume serves is recorded by the
+    build that used it (`record_build_volumes`), since the engine's labels name checkouts.
+    """
+    names = []
+    for volume in caches.usage(engine):
+        CacheVolume.objects.update_or_create(
+            engine_host=host,
+            name=volume.name,
+            defaults={
+                "kind": volume.kind,
+                "target": volume.target,
+                "size": volume.size,
+                "in_use": volume.in_use,
+            },
+        )
+        names.append(volume.name)
+    CacheVolume.objects.filter(engine_host=host).exclude(name__in=names).delete()
+
+
+def record_build_volumes(
+    host: EngineHost, project: Project, triple: str, volumes: caches.CacheVolumes
+) -> None:
+    """Mark the volumes a build used as used now, and by whom."""
+    if volumes.scratch:
+        return
+    now = timezone.now()
+    for name, kind, target in (
+        (volumes.cargo_home, naming.KIND_CARGO_HOME, ""),
+        (volumes.target, naming.KIND_TARGET, triple),
+    ):
+        defaults: dict[str, object] = {"kind": kind, "last_used": now}
+        if target:
+            defaults.update(project=project, target=target)
+        CacheVolume.objects.update_or_create(engine_host=host, name=name, defaults=defaults)
+
+
+def _registry(reference: str) -> str:
+    try:
+        return parse_image_reference(reference).registry
+    except UsageError:
+        return ""
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00")[:32])
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

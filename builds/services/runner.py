@@ -1,0 +1,250 @@
+"""A build on its worker, from claim to final state.
+
+The task hands over a build id; this module claims the build (one conditional update that a
+duplicate delivery of the same message loses, and that the one-running-build-per-target
+constraint refuses while another build of the target runs on the host), gets the source,
+drives `runtimes.cross_build.run_build`, stores artifacts, and ends the build in exactly one
+final state, whatever happens: every exception maps to a state and an error kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from builds.models import Artifact, Build
+from builds.services.build_log import BuildLog
+from builds.services.builds import end_build, record_phase
+from builds.services.engines import connect_host, record_build_volumes
+from runtimes import host as host_facts
+from runtimes import naming
+from runtimes.bootstrap import BootstrapError
+from runtimes.config import load_config
+from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.engine import Engine
+from runtimes.errors import EngineUnavailable, UsageError, XcargoError
+from runtimes.project import CargoProject, locate_project
+from runtimes.sandbox import BuildOutOfMemory, BuildTimedOut, stop_target_builds
+from runtimes.sources import (
+    SourceError,
+    checkout_git,
+    copy_local,
+    redact_url,
+    validate_local_path,
+)
+
+logger = logging.getLogger(__name__)
+
+_PHASE_STATES = {
+    "preparing image": Build.State.PREPARING_IMAGE,
+    "fetching": Build.State.FETCHING,
+    "building": Build.State.BUILDING,
+    "collecting": Build.State.COLLECTING,
+}
+# Exceptions a build can end with, mapped to its error kind; the first match wins.
+_ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (SoftTimeLimitExceeded, Build.ErrorKind.TIMEOUT),
+    (BuildTimedOut, Build.ErrorKind.TIMEOUT),
+    (BuildOutOfMemory, Build.ErrorKind.MEMORY),
+    (EngineUnavailable, Build.ErrorKind.ENGINE),
+    (BootstrapError, Build.ErrorKind.IMAGE),
+    (SourceError, Build.ErrorKind.SOURCE),
+    (UsageError, Build.ErrorKind.USER),
+    (XcargoError, Build.ErrorKind.ENGINE),
+)
+
+
+class TargetBusy(Exception):
+    """Another build of the same target runs on this host: try again in a moment."""
+
+
+class Cancelled(Exception):
+    """The build was cancelled while it ran."""
+
+
+@dataclass
+class _Workspace:
+    """Where one host keeps its sources: git mirrors, one checkout per project and target,
+    artifacts on their way to storage, and cross_build's fetch stamps.
+    """
+
+    root: Path
+
+    @classmethod
+    def of(cls, build: Build) -> _Workspace:
+        return cls(settings.XCARGO_WORK_DIR / naming.slug(build.engine_host.name))
+
+    def mirror(self, build: Build) -> Path:
+        return self.root / "mirrors" / f"{build.project.slug}.git"
+
+    def checkout(self, build: Build) -> Path:
+        return self.root / "checkouts" / build.project.slug / naming.slug(build.target.triple)
+
+    def outputs(self, build: Build) -> Path:
+        return self.root / "outputs" / str(build.pk)
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+
+def execute_build(build_id: int) -> None:
+    """Run build `build_id` if it is still queued; raises TargetBusy to be retried later."""
+    build = _claim(build_id)
+    if build is None:
+        logger.info("build %s: not queued any more (a duplicate delivery, or cancelled)", build_id)
+        return
+    workspace = _Workspace.of(build)
+    interrupted: BaseException | None = None
+    with BuildLog(build.pk) as log:
+        try:
+            ending = _ending_of_result(_run(build, workspace, log), log)
+        except BaseException as error:
+            ending = _ending_of_error(build, error, log)
+            # SystemExit, KeyboardInterrupt: recorded, then passed on to Celery.
+            interrupted = None if isinstance(error, Exception) else error
+        finally:
+            shutil.rmtree(workspace.outputs(build), ignore_errors=True)
+    # Only now, with the whole log stored, may the build look ended to a page.
+    end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
+    if interrupted is not None:
+        raise interrupted
+
+
+def _claim(build_id: int) -> Build | None:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            claimed = Build.objects.filter(pk=build_id, state=Build.State.QUEUED).update(
+                state=Build.State.PREPARING_IMAGE, started_at=now, heartbeat_at=now
+            )
+    except IntegrityError:
+        raise TargetBusy(f"build {build_id}: its target is building on this host") from None
+    if not claimed:
+        return None
+    return Build.objects.select_related("project", "target", "engine_host").get(pk=build_id)
+
+
+def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
+    engine = connect_host(build.engine_host)
+    log.write(f"xcargo: build #{build.pk} of {build.target} on {engine.description}")
+    project = _source(build, workspace, log)
+    config = load_config(project.root)
+    # The claim guarantees no other build of this target runs here: what is left is a dead
+    # worker's, and must go before its names are reused.
+    if stop_target_builds(engine, project=project.key, target=build.target.triple, remove=True):
+        log.write("xcargo: removed a container an interrupted build left behind")
+    log.on_cancel = lambda: _stop(engine, project, build)
+    request = BuildRequest(
+        project=project,
+        triple=build.target.triple,
+        config=config,
+        release=build.release,
+        image=build.target.image or None,
+        timeout=settings.XCARGO_BUILD_TIMEOUT,
+        state_dir=workspace.state,
+        ca_bundle=host_facts.ca_bundle(),
+        output_dir=workspace.outputs(build),
+        bootstrap_missing=True,
+    )
+
+    def on_phase(phase: str) -> None:
+        if log.cancelled.is_set() or not record_phase(build.pk, _PHASE_STATES[phase]):
+            raise Cancelled
+
+    result = run_build(engine, request, log.write, on_phase)
+    if log.cancelled.is_set():
+        raise Cancelled
+    record_build_volumes(build.engine_host, build.project, build.target.triple, result.volumes)
+    _store_artifacts(build, result, workspace.outputs(build))
+    return result
+
+
+def _source(build: Build, workspace: _Workspace, log: BuildLog) -> CargoProject:
+    """The project's source, checked out (git) or copied (local path) for this build."""
+    project = build.project
+    directory = workspace.checkout(build)
+    if project.git_url:
+        log.write(f"xcargo: fetching {redact_url(project.git_url)} at {build.ref or 'HEAD'}")
+        checkout = checkout_git(
+            project.git_url, build.ref, mirror=workspace.mirror(build), workdir=directory
+        )
+        Build.objects.filter(pk=build.pk).update(commit=checkout.commit)
+        log.write(f"xcargo: checked out {checkout.commit}")
+    else:
+        source = validate_local_path(project.local_path, settings.XCARGO_SOURCE_ROOTS)
+        log.write(f"xcargo: copying {source}")
+        copy_local(source, directory)
+    return locate_project(directory)
+
+
+def _stop(engine: Engine, project: CargoProject, build: Build) -> None:
+    stop_target_builds(engine, project=project.key, target=build.target.triple, remove=False)
+
+
+def _store_artifacts(build: Build, result: BuildResult, outputs: Path) -> None:
+    for artifact in result.artifacts:
+        with artifact.path.open("rb") as handle:
+            stored = Artifact(
+                build=build,
+                name=artifact.name,
+                path=str(artifact.path.relative_to(outputs)),
+                size=artifact.size,
+                sha256=artifact.sha256,
+            )
+            stored.file.save(artifact.name, File(handle), save=True)
+
+
+def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
+    if result.succeeded:
+        names = ", ".join(artifact.name for artifact in result.artifacts) or "no artifacts"
+        log.write(f"xcargo: finished: {names}")
+    else:
+        log.write(f"xcargo: error: {result.failure}")
+    kind = ""
+    if not result.succeeded:
+        kind = Build.ErrorKind.COMPILE if "build" in result.phases else Build.ErrorKind.SOURCE
+    return dict(
+        state=Build.State.FINISHED,
+        success=result.succeeded,
+        error_kind=kind,
+        error_message=result.failure or "",
+        exit_code=result.exit_code,
+        phases={name: round(seconds, 3) for name, seconds in result.phases.items()},
+        fetch_skipped=result.fetch_skipped,
+        crates_downloaded=result.crates_downloaded,
+        image=result.image,
+        image_digest=result.image_digest,
+        rustc_version=result.rustc_version,
+    )
+
+
+def _ending_of_error(build: Build, error: BaseException, log: BuildLog) -> dict[str, Any]:
+    if isinstance(error, Cancelled) or log.cancelled.is_set():
+        state, kind, message = Build.State.CANCELLED, Build.ErrorKind.CANCELLED, "cancelled"
+    else:
+        state = Build.State.FAILED
+        kind = next(
+            (kind for kind_type, kind in _ERROR_KINDS if isinstance(error, kind_type)),
+            Build.ErrorKind.INTERNAL,
+        )
+        if isinstance(error, XcargoError):
+            message = str(error)
+        elif isinstance(error, SoftTimeLimitExceeded):
+            message = "the build ran past the worker's time limit and was stopped"
+        elif isinstance(error, Exception):
+            message = f"internal error ({type(error).__name__}); the worker's log has the details"
+            logger.exception("build %s failed unexpectedly", build.pk)
+        else:
+            message = f"the worker stopped the build ({type(error).__name__})"
+    log.write(f"xcargo: {state}: {message}")
+    return dict(state=state, error_kind=kind, error_message=message)

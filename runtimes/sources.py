@@ -1,0 +1,209 @@
+"""Getting a project's source onto the build machine: a git repository or a local directory.
+
+A git repository is mirrored once per machine and fetched for each build; each project and
+target builds in its own checkout of that mirror, so a checkout of the same commit leaves file
+times alone and cargo's target cache stays valid. A local directory is copied (times kept) so
+that a build never reads a tree someone is editing, and the original is never mounted.
+
+Everything that reaches git is validated first: URLs with an allowed scheme only (no `ext::`,
+no option injection), refs in git's own ref syntax, and git runs without prompts or hooks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from runtimes.errors import UsageError, XcargoError
+
+ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
+GIT_TIMEOUT_SECONDS = 600
+# user@host:path, the scp-like form of ssh URLs
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+$")
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
+_COPY_IGNORED = ("target", ".git")
+
+
+class SourceError(XcargoError):
+    """The source could not be fetched or checked out (a network or repository problem)."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    directory: Path
+    commit: str
+
+
+def validate_git_url(url: str) -> str:
+    """The URL, if git may be pointed at it; a UsageError saying why not otherwise."""
+    hint = "use https://, ssh://, git://, file:// or user@host:path"
+    if not url or url != url.strip() or any(ord(c) < 32 or c == "\x7f" for c in url):
+        raise UsageError("the git URL is empty or has spaces or control characters", hint=hint)
+    if url.startswith("-"):
+        raise UsageError(f"{url!r} is not a git URL (it starts with '-')", hint=hint)
+    if len(url) > 500:
+        raise UsageError("the git URL is longer than 500 characters", hint=hint)
+    if _SCP_LIKE.match(url):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ALLOWED_SCHEMES or "::" in url.split("/", 1)[0]:
+        raise UsageError(f"{url!r} does not use an allowed git transport", hint=hint)
+    if parts.scheme == "file" and not parts.path.startswith("/"):
+        raise UsageError(f"{url!r} must name an absolute path", hint="file:///srv/git/repo.git")
+    if parts.scheme != "file" and not parts.hostname:
+        raise UsageError(f"{url!r} names no host", hint=hint)
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password or token in it replaced, for logs and pages."""
+    parts = urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.split(":", 1)[0]
+    return parts._replace(netloc=f"{name}:***@{host}" if ":" in user else f"***@{host}").geturl()
+
+
+def validate_ref(ref: str) -> str:
+    """A branch, tag or commit name in git's ref syntax (never an option, never a range)."""
+    if (
+        not _REF.match(ref)
+        or ".." in ref
+        or "//" in ref
+        or ref.endswith((".lock", "/", "."))
+        or "@{" in ref
+    ):
+        raise UsageError(
+            f"{ref!r} is not a git branch, tag or commit name",
+            hint="letters, digits and . _ / + -, not starting with '-', like main or v1.2.0",
+        )
+    return ref
+
+
+def validate_local_path(path: str, roots: list[Path]) -> Path:
+    """An existing Cargo project directory inside one of `roots`, with symlinks resolved so
+    that `..` or a link cannot lead outside them.
+    """
+    allowed = ", ".join(str(root) for root in roots) or "(none configured)"
+    hint = f"server-local projects must be under one of: {allowed} (XCARGO_SOURCE_ROOTS)"
+    if not path or "\x00" in path or not os.path.isabs(path):
+        raise UsageError(f"{path!r} is not an absolute path", hint=hint)
+    resolved = Path(path).resolve()
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        raise UsageError(f"{path} is outside the allowed source directories", hint=hint)
+    if not (resolved / "Cargo.toml").is_file():
+        raise UsageError(f"{path} holds no Cargo.toml", hint="name the project's root directory")
+    return resolved
+
+
+def copy_local(source: Path, destination: Path) -> Path:
+    """Replace `destination` with a copy of `source` (file times kept, `target/` and `.git`
+    left out, symlinks copied as links and never followed).
+    """
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        source,
+        destination,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(*_COPY_IGNORED),
+        copy_function=shutil.copy2,
+    )
+    return destination
+
+
+def checkout_git(url: str, ref: str, *, mirror: Path, workdir: Path) -> Checkout:
+    """Bring `mirror` up to date with `url`, then check out `ref` (the remote's default branch
+    when empty) into `workdir`; returns the commit checked out.
+    """
+    validate_git_url(url)
+    if ref:
+        validate_ref(ref)
+    with _locked(mirror.with_name(mirror.name + ".lock")):
+        if (mirror / "HEAD").is_file():
+            _git(["remote", "set-url", "origin", url], cwd=mirror)
+            _git(["fetch", "--prune", "--force", "origin"], cwd=mirror)
+        else:
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            _git(["clone", "--mirror", "--", url, str(mirror)], cwd=mirror.parent)
+        commit = _resolve(mirror, ref or "HEAD")
+    # The checkout borrows the mirror's objects (--shared), so every fetched commit is there.
+    if not (workdir / ".git").is_dir():
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        _git(["clone", "--shared", "--no-checkout", "--", str(mirror), str(workdir)], cwd=mirror)
+    _git(["checkout", "--force", "--detach", commit], cwd=workdir)
+    _git(["clean", "-ffdx"], cwd=workdir)
+    return Checkout(directory=workdir, commit=commit)
+
+
+def _resolve(mirror: Path, ref: str) -> str:
+    for candidate in (ref, f"refs/tags/{ref}", f"refs/heads/{ref}"):
+        completed = _git(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
+            cwd=mirror,
+            check=False,
+        )
+        if completed.returncode == 0:
+            return completed.stdout.strip()
+    raise UsageError(
+        f"the repository has no branch, tag or commit named {ref!r}",
+        hint="push it, or choose another ref",
+    )
+
+
+def _git(
+    arguments: list[str], *, cwd: Path, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """git with no prompt, no hooks, no system or global config, and allowed transports only."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cwd),
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": ":".join(ALLOWED_SCHEMES),
+        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+    }
+    command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "protocol.ext.allow=never"]
+    try:
+        completed = subprocess.run(
+            [*command, *arguments],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise SourceError(f"git {arguments[0]} took longer than {GIT_TIMEOUT_SECONDS} s") from error
+    if check and completed.returncode != 0:
+        detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+        for argument in arguments:
+            detail = detail.replace(argument, redact_url(argument))
+        raise SourceError(
+            f"git {arguments[0]} failed: {detail}",
+            hint="check that the repository URL is right and reachable from the worker",
+        )
+    return completed
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time updates a mirror (two fetches would fight over ref locks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
