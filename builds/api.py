@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Path, Query, Schema
+from ninja import Field, NinjaAPI, Path, Query, Schema, Status
 from ninja.security import HttpBearer, django_auth
 
 from builds import selectors
@@ -219,7 +219,7 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
     response={202: BuildOut, 400: Error, 404: Error, 503: Error},
     summary="Trigger a build",
 )
-def create_build(request: HttpRequest, payload: BuildIn) -> tuple[int, dict[str, Any]]:
+def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any]]:
     """Queue a build of a project's target; answers 202 with the build and its URL."""
     target = get_object_or_404(
         Target.objects.select_related("project"),
@@ -227,7 +227,7 @@ def create_build(request: HttpRequest, payload: BuildIn) -> tuple[int, dict[str,
         triple=payload.target,
     )
     build = trigger_build(target=target, triggered_by=request.user, ref=payload.ref)
-    return 202, _build_out(request, selectors.build_detail(build.pk))
+    return Status(202, _build_out(request, selectors.build_detail(build.pk)))
 
 
 @api.get("/builds", response=BuildPage, summary="List builds, newest first")
@@ -283,9 +283,9 @@ def read_log(
     response={202: BuildOut, 404: Error, 409: Error},
     summary="Cancel a build",
 )
-def cancel(request: HttpRequest, build_id: Id) -> tuple[int, dict[str, Any]]:
+def cancel(request: HttpRequest, build_id: Id) -> Status[dict[str, Any]]:
     build = cancel_build(build=_build(build_id), cancelled_by=request.user)
-    return 202, _build_out(request, selectors.build_detail(build.pk))
+    return Status(202, _build_out(request, selectors.build_detail(build.pk)))
 
 
 @api.get(
@@ -293,9 +293,7 @@ def cancel(request: HttpRequest, build_id: Id) -> tuple[int, dict[str, Any]]:
     response={200: None, 404: Error, 410: Error},
     summary="Download an artifact",
 )
-def download_artifact(
-    request: HttpRequest, build_id: Id, artifact_id: Id
-) -> HttpResponse | tuple[int, dict[str, str]]:
+def download_artifact(request: HttpRequest, build_id: Id, artifact_id: Id) -> HttpResponse:
     """The file itself; its sha256 is in the X-Checksum-Sha256 header and on the build."""
     artifact = get_object_or_404(Artifact, pk=artifact_id, build_id=build_id)
     return artifact_response(artifact)

@@ -14,6 +14,7 @@ from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XCARGO_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create its file's directory
 
 DEBUG = os.environ.get("XCARGO_DEBUG") == "1"
 # Without XCARGO_SECRET_KEY a random key is made per process: never a known key, at the cost

@@ -1,0 +1,206 @@
+"""The server's build path end to end: the API triggers a build, a real Celery worker on a
+real Redis runs it in a real container, the artifact downloads with its sha256 and runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from typing import Any
+
+import pytest
+from django.test import Client
+from docker.models.containers import Container
+
+from builds.models import Build
+from builds.services.builds import end_abandoned_builds
+from builds.services.projects import create_project
+from runtimes.engine import Engine
+from tests.conftest import FIXTURES
+from tests.server.conftest import AARCH64, WorkerProcess
+from tests.support import run_binary
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+BUILD_SECONDS = 600
+
+
+def wait_for(client: Client, build_id: int, *, until: Any, seconds: float = BUILD_SECONDS) -> dict:
+    """Poll the build through the API until `until(build)` holds; the last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        body = client.get(f"/api/builds/{build_id}").json()
+        if until(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.5)
+
+
+def finished(body: dict) -> bool:
+    return body["state"] in ("finished", "failed", "cancelled")
+
+
+def trigger(client: Client, project: str, target: str = AARCH64, **extra: str) -> dict:
+    response = client.post(
+        "/api/builds", {"project": project, "target": target, **extra}, "application/json"
+    )
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
+    api_client, hello_project, engine_host, celery_worker, tmp_path
+):
+    queued = trigger(api_client, hello_project.slug)
+    assert queued["state"] == "queued"
+    assert queued["url"].endswith(f"/api/builds/{queued['id']}")
+
+    body = wait_for(api_client, queued["id"], until=finished)
+
+    assert body["state"] == "finished", (body, celery_worker.log_tail())
+    assert body["success"] is True
+    assert body["exit_code"] == 0
+    assert set(body["phases"]) >= {"prepare", "build", "collect"}
+    assert body["image"] == f"localhost/xcargo/toolchain:{AARCH64}"
+    assert body["rustc_version"]
+    assert body["engine_host"] == engine_host.name
+    assert body["triggered_by"] == "ada"
+    [artifact] = body["artifacts"]
+    assert artifact["name"] == "hello-cross"
+    download = api_client.get(artifact["url"])
+    assert download.status_code == 200
+    content = b"".join(download.streaming_content)
+    assert hashlib.sha256(content).hexdigest() == artifact["sha256"]
+    assert download["X-Checksum-Sha256"] == artifact["sha256"]
+    binary = tmp_path / "hello-cross"
+    binary.write_bytes(content)
+    binary.chmod(0o755)
+    assert "arch: aarch64" in run_binary(AARCH64, binary)
+
+    log = api_client.get(f"/api/builds/{queued['id']}/log").json()
+    assert log["finished"] is True
+    assert any("xcargo: copying" in line for line in log["lines"])
+    assert log["total_lines"] == len(log["lines"]) == body["log_lines"]
+    # Following from an offset returns the rest, and nothing past the end.
+    rest = api_client.get(f"/api/builds/{queued['id']}/log?offset=2").json()
+    assert rest["lines"] == log["lines"][2:]
+    assert rest["next_offset"] == log["total_lines"]
+
+
+def test_a_git_project_builds_the_resolved_commit_and_a_rebuild_is_warm(
+    api_client, user, git_repository, engine_host, celery_worker
+):
+    project = create_project(
+        name="hello-git", git_url=git_repository, default_ref="main", triples=[AARCH64]
+    )
+    first = wait_for(api_client, trigger(api_client, project.slug)["id"], until=finished)
+    assert first["success"] is True, (first, celery_worker.log_tail())
+    head = subprocess.run(
+        ["git", "rev-parse", "main"],
+        cwd=git_repository.removeprefix("file://"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert first["commit"] == head
+    assert first["ref"] == "main"
+
+    second = wait_for(api_client, trigger(api_client, project.slug)["id"], until=finished)
+    assert second["success"] is True
+    assert second["fetch_skipped"] is True, "the same Cargo.lock is not fetched twice"
+    assert second["crates_downloaded"] == 0
+    assert second["artifacts"][0]["sha256"] == first["artifacts"][0]["sha256"]
+
+
+def test_cancel_stops_a_running_build_and_removes_its_container(
+    api_client, user, engine_host, celery_worker, docker_engine
+):
+    project = create_project(
+        name="slow-build", local_path=str(FIXTURES / "slow-build"), triples=[AARCH64]
+    )
+    build = trigger(api_client, project.slug)
+    running = wait_for(api_client, build["id"], until=lambda b: b["state"] == "building")
+    assert running["state"] == "building", (running, celery_worker.log_tail())
+
+    response = api_client.post(f"/api/builds/{build['id']}/cancel")
+    assert response.status_code == 202
+    ended = wait_for(api_client, build["id"], until=finished, seconds=60)
+
+    assert ended["state"] == "cancelled", ended
+    assert ended["success"] is False
+    assert ended["error_kind"] == "cancelled"
+    assert _build_containers(docker_engine, "slow-build") == []
+    again = api_client.post(f"/api/builds/{build['id']}/cancel")
+    assert again.status_code == 409, "an ended build cannot be cancelled"
+
+
+def test_two_builds_of_one_target_run_one_after_the_other(
+    api_client, hello_project, engine_host, celery_worker
+):
+    first = trigger(api_client, hello_project.slug)
+    second = trigger(api_client, hello_project.slug)
+    for build_id in (first["id"], second["id"]):
+        assert wait_for(api_client, build_id, until=finished)["success"] is True
+    one, two = (Build.objects.get(pk=pk) for pk in (first["id"], second["id"]))
+    assert one.finished_at <= two.started_at or two.finished_at <= one.started_at, (
+        "two builds of one target shared its target volume at the same time"
+    )
+
+
+def test_a_killed_worker_ends_its_build_as_worker_lost_and_the_next_build_recovers(
+    api_client, user, engine_host, celery_worker: WorkerProcess, docker_engine, settings
+):
+    settings.XCARGO_HEARTBEAT_TIMEOUT = 5
+    slow = create_project(
+        name="slow-kill", local_path=str(FIXTURES / "slow-build"), triples=[AARCH64]
+    )
+    build = trigger(api_client, slow.slug)
+    running = wait_for(api_client, build["id"], until=lambda b: b["state"] == "building")
+    assert running["state"] == "building", celery_worker.log_tail()
+
+    celery_worker.kill()
+    try:
+        deadline = time.monotonic() + 60
+        while not end_abandoned_builds() and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        celery_worker.start()
+
+    lost = api_client.get(f"/api/builds/{build['id']}").json()
+    assert lost["state"] == "failed"
+    assert lost["error_kind"] == "worker lost"
+    assert "stopped answering" in lost["error_message"]
+    # The dead worker's container is still there; the next build of the target removes it.
+    assert _build_containers(docker_engine, "slow-build") != []
+    retry = wait_for(
+        api_client, trigger(api_client, slow.slug)["id"], until=lambda b: b["state"] == "building"
+    )
+    assert retry["state"] == "building", celery_worker.log_tail()
+    log = api_client.get(f"/api/builds/{retry['id']}/log").json()["lines"]
+    assert any("left behind" in line for line in log)
+    api_client.post(f"/api/builds/{retry['id']}/cancel")
+    assert wait_for(api_client, retry["id"], until=finished, seconds=60)["state"] == "cancelled"
+
+
+def test_a_project_without_cargo_lock_fails_with_what_to_do(
+    api_client, user, engine_host, celery_worker, source_root
+):
+    source = source_root / "no-lock"
+    (source / "src").mkdir(parents=True)
+    (source / "Cargo.toml").write_text('[package]\nname = "no-lock"\nversion = "0.1.0"\n')
+    (source / "src" / "main.rs").write_text("fn main() {}\n")
+    project = create_project(name="no-lock", local_path=str(source), triples=[AARCH64])
+
+    body = wait_for(api_client, trigger(api_client, project.slug)["id"], until=finished)
+
+    assert body["state"] == "failed", body
+    assert body["error_kind"] == "user"
+    assert "Cargo.lock is missing" in body["error_message"]
+    assert "cargo generate-lockfile" in body["error_message"]
+    lines = api_client.get(f"/api/builds/{body['id']}/log").json()["lines"]
+    assert any("Cargo.lock is missing" in line for line in lines)
+
+
+def _build_containers(engine: Engine, crate: str) -> list[Container]:
+    """Build containers of a crate (their names start with the crate's project key)."""
+    containers = engine.client.containers.list(all=True, filters={"label": "io.xcargo.kind=build"})
+    return [c for c in containers if c.name.startswith(f"xcargo-build-{crate}-")]
