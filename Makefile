@@ -4,22 +4,27 @@ VENV := .venv/bin
 EXAMPLE := tests/fixtures/hello-cross
 TARGET := aarch64-unknown-linux-gnu
 
-.PHONY: run test lint bench
+.PHONY: run example test lint bench
 
-# Main job: make the aarch64 toolchain image, cross-build the example crate, run it under qemu.
+# Main job: the server (web, build worker, periodic tasks) on SQLite, local Redis and Docker.
 run:
+	scripts/serve.sh
+
+# The CLI alone: make the aarch64 image, cross-build the example crate, run it under qemu.
+example:
 	scripts/setup.sh run
 	$(VENV)/xcargo images bootstrap --target $(TARGET)
 	cd $(EXAMPLE) && $(CURDIR)/$(VENV)/xcargo build --target $(TARGET) --release
 	qemu-aarch64 -L /usr/aarch64-linux-gnu $(EXAMPLE)/target/$(TARGET)/release/hello-cross
 
-# Tests: Docker and Podman's socket up, toolchain images made, then the whole suite.
+# Tests: Docker, Podman's socket, Redis and PostgreSQL up, toolchain images made, then the
+# whole suite on PostgreSQL (var/test.env names it).
 test:
 	scripts/setup.sh test
 	$(VENV)/xcargo images bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/pytest
+	set -a && . ./var/test.env && set +a && $(VENV)/pytest
 
 lint:
 	$(VENV)/ruff check .

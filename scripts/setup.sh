@@ -2,8 +2,9 @@
 # Set up a fresh Debian machine for xcargo-web, idempotently.
 #
 # Usage: scripts/setup.sh run|test
-#   run   what the main job needs: system packages, the Python environment, a Docker engine
-#   test  the same, plus Podman's Docker-compatible socket for the Podman tests
+#   run   what the server needs: system packages, the Python environment, a Docker engine, Redis
+#   test  the same, plus Podman's Docker-compatible socket, PostgreSQL (the tests run on it;
+#         var/test.env names it) and Chromium for the browser tests
 #
 # Each step checks before it acts, so a second run takes seconds.
 set -euo pipefail
@@ -13,8 +14,11 @@ log() { printf '\033[1;36msetup:\033[0m %s\n' "$*" >&2; }
 
 # debootstrap makes the Debian base image (no registry needed); qemu-user and the foreign
 # libc packages run the cross-built binaries on this host.
+# git fetches projects' sources; Redis is the build queue's broker.
 PACKAGES=(debootstrap qemu-user libc6-arm64-cross libgcc-s1-arm64-cross
-          libc6-armhf-cross libgcc-s1-armhf-cross curl ca-certificates)
+          libc6-armhf-cross libgcc-s1-armhf-cross curl ca-certificates git redis-server)
+# The test suite runs on PostgreSQL, and its browser tests drive Debian's Chromium.
+TEST_PACKAGES=(postgresql chromium)
 
 system_packages() {
     local missing=()
@@ -55,16 +59,63 @@ docker_engine() {
     exit 1
 }
 
+redis_server() {
+    mkdir -p var
+    if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+        return
+    fi
+    log "starting redis-server on 127.0.0.1:6379 (log: var/redis.log)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
+        --dir "$PWD/var" --logfile "$PWD/var/redis.log"
+    for _ in $(seq 1 50); do
+        redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return
+        sleep 0.2
+    done
+    log "redis-server did not start; see var/redis.log"
+    exit 1
+}
+
+as_postgres() { (cd /tmp && runuser -u postgres -- "$@"); }
+
+postgres_server() {
+    local version
+    version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+    if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$version main"; then
+        log "creating the PostgreSQL $version cluster"
+        pg_createcluster "$version" main >/dev/null
+    fi
+    if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+        log "starting PostgreSQL $version"
+        pg_ctlcluster "$version" main start
+    fi
+    for _ in $(seq 1 50); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && break
+        sleep 0.2
+    done
+    # The tests create (and drop) their own database next to this one, hence CREATEDB.
+    if [ "$(as_postgres psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'xcargo'")" != 1 ]; then
+        as_postgres psql -qc "CREATE ROLE xcargo LOGIN CREATEDB PASSWORD 'xcargo'"
+    fi
+    if [ "$(as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'xcargo'")" != 1 ]; then
+        as_postgres createdb -O xcargo xcargo
+    fi
+    mkdir -p var
+    echo "DATABASE_URL=postgres://xcargo:xcargo@127.0.0.1:5432/xcargo" > var/test.env
+}
+
 case "${1:-}" in
     run)
         system_packages "${PACKAGES[@]}"
         python_env
         docker_engine
+        redis_server
         ;;
     test)
-        system_packages "${PACKAGES[@]}"
+        system_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
         python_env
         docker_engine
+        redis_server
+        postgres_server
         scripts/podman-service.sh >/dev/null
         ;;
     *)

@@ -7,6 +7,7 @@ machine: SQLite in ./var, Redis on localhost, DEBUG off unless XCARGO_DEBUG=1.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -17,9 +18,27 @@ VAR_DIR = Path(os.environ.get("XCARGO_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create its file's directory
 
 DEBUG = os.environ.get("XCARGO_DEBUG") == "1"
-# Without XCARGO_SECRET_KEY a random key is made per process: never a known key, at the cost
-# of sessions not surviving a restart.
-SECRET_KEY = os.environ.get("XCARGO_SECRET_KEY") or get_random_secret_key()
+
+
+def _local_secret_key(path: Path) -> str:
+    """A random key made on first start and kept (mode 0600), so that every web process and
+    every restart signs sessions with the same key, and no key is ever a known default.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made by an earlier start, or by a process starting beside this one
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(get_random_secret_key())
+    for _ in range(50):  # a process starting beside this one may still be writing it
+        if key := path.read_text().strip():
+            return key
+        time.sleep(0.1)
+    raise RuntimeError(f"{path} is empty: remove it to make a new secret key")
+
+
+SECRET_KEY = os.environ.get("XCARGO_SECRET_KEY") or _local_secret_key(VAR_DIR / "secret-key")
 ALLOWED_HOSTS = os.environ.get("XCARGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
 
 INSTALLED_APPS = [
@@ -36,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,6 +109,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # filled by collectstatic; absent, WhiteNoise warns per request
 # Artifacts are files under MEDIA_ROOT, served only through the signed-in download views.
 MEDIA_ROOT = VAR_DIR / "artifacts"
 

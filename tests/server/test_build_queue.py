@@ -35,6 +35,17 @@ def wait_for(client: Client, build_id: int, *, until: Any, seconds: float = BUIL
         time.sleep(0.5)
 
 
+def wait_for_log_line(client: Client, build_id: int, text: str, seconds: float = 10) -> bool:
+    """Whether a line with `text` reaches the stored log (lines land every half second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lines = client.get(f"/api/builds/{build_id}/log").json()["lines"]
+        if any(text in line for line in lines):
+            return True
+        time.sleep(0.3)
+    return False
+
+
 def finished(body: dict) -> bool:
     return body["state"] in ("finished", "failed", "cancelled")
 
@@ -175,8 +186,7 @@ def test_a_killed_worker_ends_its_build_as_worker_lost_and_the_next_build_recove
         api_client, trigger(api_client, slow.slug)["id"], until=lambda b: b["state"] == "building"
     )
     assert retry["state"] == "building", celery_worker.log_tail()
-    log = api_client.get(f"/api/builds/{retry['id']}/log").json()["lines"]
-    assert any("left behind" in line for line in log)
+    assert wait_for_log_line(api_client, retry["id"], "left behind")
     api_client.post(f"/api/builds/{retry['id']}/cancel")
     assert wait_for(api_client, retry["id"], until=finished, seconds=60)["state"] == "cancelled"
 
