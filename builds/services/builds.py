@@ -12,12 +12,13 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from builds.models import Build, EngineHost, Target
+from builds.models import Artifact, Build, EngineHost, Target
 from builds.services.errors import Conflict, InvalidInput, Unavailable
 from runtimes.errors import UsageError
 from runtimes.sources import validate_ref
@@ -191,3 +192,28 @@ def count_log_lines(build_id: int, lines: int) -> None:
     Build.objects.filter(pk=build_id).update(
         log_lines=F("log_lines") + lines, heartbeat_at=timezone.now()
     )
+
+
+def delete_builds(builds: QuerySet[Build]) -> int:
+    """Delete the ended builds among `builds`, with their logs, their artifacts and the
+    artifacts' files; a build still queued or running is left alone (cancel it first, or its
+    worker would go on writing to a build that is gone). Returns how many builds went.
+    """
+    storage = Artifact._meta.get_field("file").storage
+    with transaction.atomic():
+        ended = Build.objects.filter(pk__in=builds.values("pk"), state__in=Build.FINAL_STATES)
+        files = list(
+            Artifact.objects.filter(build__in=ended).exclude(file="").values_list("file", flat=True)
+        )
+        deleted = ended.delete()[1].get(Build._meta.label, 0)
+        # Files go only once the rows are gone for good: a rollback keeps both.
+        transaction.on_commit(lambda: _delete_files(storage, files))
+    return deleted
+
+
+def _delete_files(storage: Storage, names: list[str]) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError as error:
+            logger.warning("could not delete artifact file %s: %s", name, error)

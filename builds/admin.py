@@ -1,0 +1,529 @@
+"""The Django admin, for the few things only an administrator does: switch an engine host or
+a target off, trust a registry, set cache quotas, revoke API tokens, delete old builds.
+
+What workers record (builds and their results, artifacts, images, cache volumes, what an
+engine reported) is shown read-only: an administrator may delete such a record, never
+rewrite it. Every field a person types is checked with the same validators the dashboard,
+the API and the CLI use. Build lists stay fast with tens of thousands of builds: no second
+count for the unfiltered total, a bounded count for paging, related rows in the same query,
+and a build's log shown as its tail, never as thousands of chunk rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from typing import Any, TypeVar
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Model, QuerySet
+from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from builds import selectors
+from builds.models import (
+    ApiToken,
+    Artifact,
+    Build,
+    CacheQuota,
+    CacheVolume,
+    EngineHost,
+    Image,
+    LogChunk,
+    Project,
+    Target,
+    TrustedRegistry,
+)
+from builds.services.builds import delete_builds
+from runtimes.errors import UsageError
+from runtimes.references import parse_image_reference, validate_registry_host
+from runtimes.sources import validate_git_url, validate_local_path, validate_ref
+from runtimes.targets import validate_triple
+
+Checked = TypeVar("Checked")
+
+
+def _checked(validator: Callable[[str], Checked], value: str) -> Checked:
+    """Run a runtimes validator; its message and hint become the form field's error."""
+    try:
+        return validator(value)
+    except UsageError as error:
+        message = f"{error.message} ({error.hint})" if error.hint else error.message
+        raise ValidationError(message) from None
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts at most `MAX_COUNT` rows: past that, the list pages through the newest ones and
+    the date hierarchy or a filter narrows it down, instead of every page load counting the
+    whole table.
+    """
+
+    MAX_COUNT = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return len(queryset)
+        return queryset.values("pk")[: self.MAX_COUNT].count()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record workers keep up to date: viewable, deletable, never added or edited here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+def _size(value: int | None) -> str:
+    return "—" if value is None else filesizeformat(value)
+
+
+# Projects and targets
+
+
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "git_url", "local_path", "default_ref"]
+
+    def clean_git_url(self) -> str:
+        url = self.cleaned_data["git_url"]
+        return _checked(validate_git_url, url) if url else url
+
+    def clean_default_ref(self) -> str:
+        ref = self.cleaned_data["default_ref"]
+        return _checked(validate_ref, ref) if ref else ref
+
+    def clean_local_path(self) -> str:
+        path = self.cleaned_data["local_path"]
+        if not path:
+            return path
+        roots = settings.XCARGO_SOURCE_ROOTS
+        return str(_checked(lambda text: validate_local_path(text, roots), path))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        git_url, local_path = data.get("git_url"), data.get("local_path")
+        if "git_url" in data and "local_path" in data and bool(git_url) == bool(local_path):
+            raise ValidationError("Give either a git URL or a server-local path (not both).")
+        if local_path and data.get("default_ref"):
+            self.add_error("default_ref", "A server-local project has no git ref.")
+        return data
+
+
+class TargetAdminForm(forms.ModelForm):
+    class Meta:
+        model = Target
+        # dockerfile and build_args are not used by builds yet, so not offered here either.
+        fields = ["project", "triple", "image", "release", "enabled"]
+
+    def clean_triple(self) -> str:
+        triple = self.cleaned_data["triple"]
+        _checked(validate_triple, triple)
+        return triple
+
+    def clean_image(self) -> str:
+        image = self.cleaned_data["image"]
+        return _checked(parse_image_reference, image).canonical if image else image
+
+
+class TargetInline(admin.TabularInline):
+    model = Target
+    form = TargetAdminForm
+    fields = ["triple", "image", "release", "enabled"]
+    extra = 0
+    # A target goes with its builds and their files: through its own delete page.
+    can_delete = False
+    show_change_link = True
+
+
+def _deletion_summary(
+    builds: QuerySet[Build],
+) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
+    """What deleting `builds` deletes, for the confirmation page, counted in the database
+    rather than by loading every log chunk (which Django's own summary would do).
+    """
+    to_delete: list[Any] = []
+    for build in builds.select_related("target__project").annotate(files=Count("artifacts")):
+        link = format_html(
+            '<a href="{}">{}</a>', reverse("admin:builds_build_change", args=[build.pk]), build
+        )
+        to_delete.append(link)
+        to_delete.append([f"{build.log_lines} log lines", f"{build.files} artifacts"])
+    model_count = {
+        "builds": builds.count(),
+        "log chunks": LogChunk.objects.filter(build__in=builds).count(),
+        "artifacts": Artifact.objects.filter(build__in=builds).count(),
+    }
+    protected = [
+        f"build {build} is {build.state}: cancel it first"
+        for build in builds.exclude(state__in=Build.FINAL_STATES).select_related("target__project")
+    ]
+    return to_delete, model_count, set(), protected
+
+
+def _listed(objects: list[Model], builds: list[Any]) -> list[Any]:
+    """The objects for the confirmation page, with their builds listed under them."""
+    return [*map(str, objects), builds] if builds else list(map(str, objects))
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
+    inlines = [TargetInline]
+    list_display = ["name", "slug", "display_source", "default_ref", "created_by", "created_at"]
+    list_select_related = ["created_by"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_by", "created_at"]
+
+    @admin.display(description="source")
+    def display_source(self, project: Project) -> str:
+        return project.display_source
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_deleted_objects(self, objs: Iterable[Project], request: HttpRequest) -> Any:
+        projects = list(objs)
+        to_delete, model_count, perms_needed, protected = _deletion_summary(
+            Build.objects.filter(project__in=projects)
+        )
+        model_count = {
+            "projects": len(projects),
+            "targets": Target.objects.filter(project__in=projects).count(),
+            **model_count,
+        }
+        return (
+            _listed(projects, to_delete),
+            model_count,
+            perms_needed,
+            protected,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        self.delete_queryset(request, Project.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        delete_builds(Build.objects.filter(project__in=queryset))
+        queryset.delete()
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    form = TargetAdminForm
+    list_display = ["triple", "project", "image", "release", "enabled"]
+    list_filter = ["enabled", "release"]
+    list_select_related = ["project"]
+    search_fields = ["triple", "project__name", "project__slug"]
+
+    def get_deleted_objects(self, objs: Iterable[Target], request: HttpRequest) -> Any:
+        targets = list(objs)
+        to_delete, model_count, perms_needed, protected = _deletion_summary(
+            Build.objects.filter(target__in=targets)
+        )
+        model_count = {"targets": len(targets), **model_count}
+        return (
+            _listed(targets, to_delete),
+            model_count,
+            perms_needed,
+            protected,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Target) -> None:
+        self.delete_queryset(request, Target.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Target]) -> None:
+        delete_builds(Build.objects.filter(target__in=queryset))
+        queryset.delete()
+
+
+# Builds and what they made
+
+
+class ArtifactInline(admin.TabularInline):
+    model = Artifact
+    fields = ["name", "path", "size_shown", "sha256"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="size")
+    def size_shown(self, artifact: Artifact) -> str:
+        return _size(artifact.size)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Build)
+class BuildAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "project",
+        "target_triple",
+        "state",
+        "success",
+        "engine_host",
+        "triggered_by",
+        "created_at",
+    ]
+    list_display_links = ["id"]
+    list_filter = ["state", "success", "error_kind", "engine_host"]
+    # A build's name is its target's, whose name is its project's: all in the one query.
+    list_select_related = ["project", "target__project", "engine_host", "triggered_by"]
+    search_fields = ["=id", "project__slug", "target__triple", "ref", "commit", "error_message"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+    list_per_page = 50
+    inlines = [ArtifactInline]
+    fieldsets = [
+        (None, {"fields": ["project", "target", "engine_host", "ref", "commit", "release"]}),
+        (
+            "Result",
+            {
+                "fields": [
+                    "state",
+                    "success",
+                    "exit_code",
+                    "error_kind",
+                    "error_message",
+                    "cancel_requested",
+                ]
+            },
+        ),
+        (
+            "Run",
+            {
+                "fields": [
+                    "triggered_by",
+                    "task_id",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "heartbeat_at",
+                    "phases",
+                    "fetch_skipped",
+                    "crates_downloaded",
+                    "image",
+                    "image_digest",
+                    "rustc_version",
+                ]
+            },
+        ),
+        ("Log", {"fields": ["log_lines", "log_tail"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Build | None = None) -> list[str]:
+        return [field.name for field in Build._meta.fields] + ["log_tail"]
+
+    @admin.display(description="target", ordering="target__triple")
+    def target_triple(self, build: Build) -> str:
+        return build.target.triple
+
+    @admin.display(description="log (last lines)")
+    def log_tail(self, build: Build) -> SafeString:
+        tail = selectors.log_tail(build)
+        shown = f"lines {tail.first_line + 1} to {tail.next_line} of {build.log_lines}"
+        return format_html(
+            '<p>{}</p><pre class="build-log">{}</pre>',
+            shown if tail.lines else "no log lines",
+            "\n".join(tail.lines),
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Build | None = None) -> bool:
+        if obj is not None and not obj.is_final:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Iterable[Build], request: HttpRequest) -> Any:
+        return _deletion_summary(Build.objects.filter(pk__in=[b.pk for b in objs]))
+
+    def delete_model(self, request: HttpRequest, obj: Build) -> None:
+        delete_builds(Build.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Build]) -> None:
+        delete_builds(queryset)
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(ReadOnlyAdmin):
+    list_display = ["name", "build", "size_shown", "sha256"]
+    list_select_related = ["build__target__project"]
+    search_fields = ["name", "sha256", "=build__id"]
+    fields = ["build", "name", "path", "size", "sha256", "file"]
+    readonly_fields = fields
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+
+    @admin.display(description="size", ordering="size")
+    def size_shown(self, artifact: Artifact) -> str:
+        return _size(artifact.size)
+
+    def delete_model(self, request: HttpRequest, obj: Artifact) -> None:
+        self.delete_queryset(request, Artifact.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
+        for artifact in queryset:
+            artifact.file.delete(save=False)
+            artifact.delete()
+
+
+# Engine hosts and what they hold
+
+
+@admin.register(EngineHost)
+class EngineHostAdmin(admin.ModelAdmin):
+    """A host is registered by its worker when the worker starts; here it is switched on or
+    off. Its engine URL, runtime and limits come from the worker's options.
+    """
+
+    list_display = ["name", "queue", "kind", "version", "rootless", "enabled", "last_seen"]
+    list_filter = ["enabled", "kind"]
+    search_fields = ["name", "queue"]
+    fields = [
+        "name",
+        "enabled",
+        "engine_url",
+        "runtime",
+        "queue",
+        "max_concurrent_builds",
+        "kind",
+        "version",
+        "rootless",
+        "cgroup",
+        "last_seen",
+        "doctor_checks",
+    ]
+    readonly_fields = [name for name in fields if name != "enabled"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="doctor checks")
+    def doctor_checks(self, host: EngineHost) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(host.doctor, indent=2, sort_keys=True))
+
+
+@admin.register(Image)
+class ImageAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "engine_host", "origin", "size_shown", "rustc_version"]
+    list_filter = ["engine_host", "origin"]
+    list_select_related = ["engine_host"]
+    search_fields = ["reference", "digest", "image_id"]
+
+    @admin.display(description="size", ordering="size")
+    def size_shown(self, image: Image) -> str:
+        return _size(image.size)
+
+
+@admin.register(CacheVolume)
+class CacheVolumeAdmin(ReadOnlyAdmin):
+    list_display = ["name", "engine_host", "kind", "project", "target", "size_shown", "in_use"]
+    list_filter = ["engine_host", "kind", "in_use"]
+    list_select_related = ["engine_host", "project"]
+    search_fields = ["name", "target", "project__slug"]
+
+    @admin.display(description="size", ordering="size")
+    def size_shown(self, volume: CacheVolume) -> str:
+        return _size(volume.size)
+
+
+# Policies
+
+
+class TrustedRegistryForm(forms.ModelForm):
+    class Meta:
+        model = TrustedRegistry
+        fields = ["host", "note"]
+
+    def clean_host(self) -> str:
+        return _checked(validate_registry_host, self.cleaned_data["host"])
+
+
+@admin.register(TrustedRegistry)
+class TrustedRegistryAdmin(admin.ModelAdmin):
+    form = TrustedRegistryForm
+    list_display = ["host", "note", "added_by", "created_at"]
+    list_select_related = ["added_by"]
+    search_fields = ["host", "note"]
+    readonly_fields = ["added_by", "created_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: TrustedRegistry, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class CacheQuotaForm(forms.ModelForm):
+    class Meta:
+        model = CacheQuota
+        fields = ["project", "warn_bytes", "max_bytes"]
+        help_texts = {
+            "project": "empty: the quota for all projects together",
+            "warn_bytes": "bytes; at most the maximum",
+            "max_bytes": "bytes",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        warn, limit = data.get("warn_bytes"), data.get("max_bytes")
+        for name in ("warn_bytes", "max_bytes"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, "A size cannot be negative.")
+        if warn is not None and limit is not None and warn > limit:
+            self.add_error(
+                "warn_bytes",
+                f"The warning level ({filesizeformat(warn)}) must not be above the maximum "
+                f"({filesizeformat(limit)}).",
+            )
+        return data
+
+
+@admin.register(CacheQuota)
+class CacheQuotaAdmin(admin.ModelAdmin):
+    form = CacheQuotaForm
+    list_display = ["__str__", "warn_shown", "max_shown"]
+    list_select_related = ["project"]
+
+    @admin.display(description="warn at", ordering="warn_bytes")
+    def warn_shown(self, quota: CacheQuota) -> str:
+        return _size(quota.warn_bytes)
+
+    @admin.display(description="maximum", ordering="max_bytes")
+    def max_shown(self, quota: CacheQuota) -> str:
+        return _size(quota.max_bytes)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are made on the dashboard or with `manage.py api_token USER`, where the token is
+    shown once; here a token can only be revoked (deleted).
+    """
+
+    list_display = ["user", "prefix", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "prefix"]
+    fields = ["user", "prefix", "key_hash", "created_at", "last_used_at"]
+    readonly_fields = fields
