@@ -1,5 +1,5 @@
-# The xcargo-web server image, for compose.yaml. Builds run on the engine whose socket is
-# mounted into the worker; this image only carries Python and the project.
+# The xcargo-web server image, for compose.yaml (web, worker, beat). Builds run on the engine
+# whose socket is mounted into the worker; this image carries Python, git and the project.
 FROM python:3.11-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap git \
