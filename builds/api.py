@@ -220,13 +220,18 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
     summary="Trigger a build",
 )
 def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any]]:
-    """Queue a build of a project's target; answers 202 with the build and its URL."""
+    """Queue a build of a project's target; answers 202 with the build and its URL, or 503
+    when the queue did not take it (the build is then recorded as failed, with the reason).
+    """
     target = get_object_or_404(
         Target.objects.select_related("project"),
         project__slug=payload.project,
         triple=payload.target,
     )
     build = trigger_build(target=target, triggered_by=request.user, ref=payload.ref)
+    if build.state == Build.State.FAILED and build.error_kind == Build.ErrorKind.QUEUE:
+        hint = f"build #{build.pk} was recorded as failed; trigger it again once Redis answers"
+        return Status(503, {"detail": build.error_message, "hint": hint})
     return Status(202, _build_out(request, selectors.build_detail(build.pk)))
 
 
