@@ -29,11 +29,15 @@ _BUSY_RETRY_SECONDS = 3
     acks_late=False,
 )
 def run_build(self, build_id: int) -> None:
-    """Run one build; while another build of its target runs on this host, wait (retry)."""
+    """Run one build; while another build of its target runs on this host, wait (retry).
+    Afterwards the host's cache sizes are measured again, for the caches page.
+    """
     try:
-        runner.execute_build(build_id)
+        host = runner.execute_build(build_id)
     except runner.TargetBusy as busy:
         raise self.retry(countdown=_BUSY_RETRY_SECONDS, exc=busy) from None
+    if host is not None:
+        refresh_engine_host.apply_async(args=[host.pk], queue=host.queue, expires=120)
 
 
 @shared_task

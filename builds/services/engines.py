@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from builds.models import CacheVolume, EngineHost, Image, Project
 from runtimes import caches, doctor, naming
+from runtimes.cross_build import BuildResult
 from runtimes.engine import Engine, connect
 from runtimes.errors import UsageError
 from runtimes.images import toolchain_images
@@ -92,7 +93,7 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
 
 def _record_volumes(host: EngineHost, engine: Engine) -> None:
     """Sizes and use of every xcargo volume; which project a volume serves is recorded by the
-    build that used it (`record_build_volumes`), since the engine's labels name checkouts.
+    build that used it (`record_build_usage`), since the engine's labels name checkouts.
     """
     names = []
     for volume in caches.usage(engine):
@@ -110,13 +111,15 @@ def _record_volumes(host: EngineHost, engine: Engine) -> None:
     CacheVolume.objects.filter(engine_host=host).exclude(name__in=names).delete()
 
 
-def record_build_volumes(
-    host: EngineHost, project: Project, triple: str, volumes: caches.CacheVolumes
+def record_build_usage(
+    host: EngineHost, project: Project, triple: str, result: BuildResult
 ) -> None:
-    """Mark the volumes a build used as used now, and by whom."""
+    """Mark the image and the volumes a build used as used now, and by whom."""
+    now = timezone.now()
+    Image.objects.filter(engine_host=host, reference=result.image).update(last_used=now)
+    volumes = result.volumes
     if volumes.scratch:
         return
-    now = timezone.now()
     for name, kind, target in (
         (volumes.cargo_home, naming.KIND_CARGO_HOME, ""),
         (volumes.target, naming.KIND_TARGET, triple),

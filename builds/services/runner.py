@@ -21,10 +21,10 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from builds.models import Artifact, Build
+from builds.models import Artifact, Build, EngineHost
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
-from builds.services.engines import connect_host, record_build_volumes
+from builds.services.engines import connect_host, record_build_usage
 from runtimes import host as host_facts
 from runtimes import naming
 from runtimes.bootstrap import BootstrapError
@@ -97,12 +97,14 @@ class _Workspace:
         return self.root / "state"
 
 
-def execute_build(build_id: int) -> None:
-    """Run build `build_id` if it is still queued; raises TargetBusy to be retried later."""
+def execute_build(build_id: int) -> EngineHost | None:
+    """Run build `build_id` if it is still queued; raises TargetBusy to be retried later.
+    Returns the host it ran on (whose cache sizes have changed), None if it did not run.
+    """
     build = _claim(build_id)
     if build is None:
         logger.info("build %s: not queued any more (a duplicate delivery, or cancelled)", build_id)
-        return
+        return None
     workspace = _Workspace.of(build)
     interrupted: BaseException | None = None
     with BuildLog(build.pk) as log:
@@ -118,6 +120,7 @@ def execute_build(build_id: int) -> None:
     end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
     if interrupted is not None:
         raise interrupted
+    return build.engine_host
 
 
 def _claim(build_id: int) -> Build | None:
@@ -164,7 +167,7 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
     result = run_build(engine, request, log.write, on_phase)
     if log.cancelled.is_set():
         raise Cancelled
-    record_build_volumes(build.engine_host, build.project, build.target.triple, result.volumes)
+    record_build_usage(build.engine_host, build.project, build.target.triple, result)
     _store_artifacts(build, result, workspace.outputs(build))
     return result
 
