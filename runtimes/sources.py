@@ -27,9 +27,8 @@ from runtimes.errors import UsageError, XcargoError
 ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
 GIT_TIMEOUT_SECONDS = 600
 # user@host:path, the scp-like form of ssh URLs
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+$")
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~/-]+$")
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
-_COPY_IGNORED = ("target", ".git")
 
 
 class SourceError(XcargoError):
@@ -45,7 +44,7 @@ class Checkout:
 def validate_git_url(url: str) -> str:
     """The URL, if git may be pointed at it; a UsageError saying why not otherwise."""
     hint = "use https://, ssh://, git://, file:// or user@host:path"
-    if not url or url != url.strip() or any(ord(c) < 32 or c == "\x7f" for c in url):
+    if not url or any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in url):
         raise UsageError("the git URL is empty or has spaces or control characters", hint=hint)
     if url.startswith("-"):
         raise UsageError(f"{url!r} is not a git URL (it starts with '-')", hint=hint)
@@ -60,6 +59,9 @@ def validate_git_url(url: str) -> str:
         raise UsageError(f"{url!r} must name an absolute path", hint="file:///srv/git/repo.git")
     if parts.scheme != "file" and not parts.hostname:
         raise UsageError(f"{url!r} names no host", hint=hint)
+    # ssh would read a host (or user) starting with '-' as an option, like -oProxyCommand=…
+    if parts.netloc.startswith("-") or (parts.hostname or "").startswith("-"):
+        raise UsageError(f"{url!r} names a host starting with '-'", hint=hint)
     return url
 
 
@@ -106,8 +108,8 @@ def validate_local_path(path: str, roots: list[Path]) -> Path:
 
 
 def copy_local(source: Path, destination: Path) -> Path:
-    """Replace `destination` with a copy of `source` (file times kept, `target/` and `.git`
-    left out, symlinks copied as links and never followed).
+    """Replace `destination` with a copy of `source` (file times kept, the root's `target/`
+    and every `.git` left out, symlinks copied as links and never followed).
     """
     if destination.exists():
         shutil.rmtree(destination)
@@ -116,10 +118,20 @@ def copy_local(source: Path, destination: Path) -> Path:
         source,
         destination,
         symlinks=True,
-        ignore=shutil.ignore_patterns(*_COPY_IGNORED),
+        ignore=lambda directory, names: _left_out(source, Path(directory), names),
         copy_function=shutil.copy2,
     )
     return destination
+
+
+def _left_out(source: Path, directory: Path, names: list[str]) -> set[str]:
+    """What a copy skips in `directory`: git metadata anywhere, and cargo's build output,
+    which is the `target/` at the project's root only (`src/target/` is a module).
+    """
+    left_out = {name for name in names if name == ".git"}
+    if directory == source and "target" in names and (directory / "target").is_dir():
+        left_out.add("target")
+    return left_out
 
 
 def checkout_git(url: str, ref: str, *, mirror: Path, workdir: Path) -> Checkout:
@@ -187,7 +199,7 @@ def _git(
     except subprocess.TimeoutExpired as error:
         raise SourceError(f"git {arguments[0]} took longer than {GIT_TIMEOUT_SECONDS} s") from error
     if check and completed.returncode != 0:
-        detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+        detail = _failure_detail(completed.stderr or completed.stdout)
         for argument in arguments:
             detail = detail.replace(argument, redact_url(argument))
         raise SourceError(
@@ -195,6 +207,16 @@ def _git(
             hint="check that the repository URL is right and reachable from the worker",
         )
     return completed
+
+
+def _failure_detail(output: str) -> str:
+    """What git said went wrong: its fatal and error lines (the first names the cause; advice
+    such as "Please make sure you have the correct access rights" follows it), else its last
+    lines.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return " ".join(errors[:3] or lines[-3:])
 
 
 @contextmanager
