@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from builds.models import Build, LogChunk
 from builds.services.builds import count_log_lines
@@ -28,6 +28,9 @@ CHUNK_LINES = 1000
 MAX_PENDING = 20_000
 # Longer lines are cut: one minified line must not make a page unusable.
 MAX_LINE_CHARS = 4000
+# The last round, when the build ends, is tried this often: its lines say how the build ended.
+FINAL_ATTEMPTS = 5
+FINAL_RETRY_SECONDS = 0.5
 
 
 class BuildLog:
@@ -53,6 +56,13 @@ class BuildLog:
         self._thread.join()
 
     def write(self, line: str) -> None:
+        """Add a line; text with newlines (an error and its hint) is stored as that many lines,
+        since line numbers and the tail of the log count lines by their newlines.
+        """
+        for part in line.removesuffix("\n").split("\n"):
+            self._append(part)
+
+    def _append(self, line: str) -> None:
         # PostgreSQL text cannot hold NUL; nothing a person reads needs it.
         line = line.replace("\x00", "\ufffd")
         if len(line) > MAX_LINE_CHARS:
@@ -66,9 +76,28 @@ class BuildLog:
         try:
             while not self._closing.wait(FLUSH_SECONDS):
                 self._tick()
-            self._flush()
+            self._final_flush()
         finally:
             connection.close()
+
+    def _final_flush(self) -> None:
+        """Store what is left; a database hiccup here would lose the lines that say how the
+        build ended, so it is tried again a few times.
+        """
+        for attempt in range(1, FINAL_ATTEMPTS + 1):
+            try:
+                self._flush()
+                return
+            except Exception:
+                logger.exception(
+                    "build %s: storing the end of the log failed (attempt %s of %s)",
+                    self.build_id,
+                    attempt,
+                    FINAL_ATTEMPTS,
+                )
+                close_old_connections()
+                if attempt < FINAL_ATTEMPTS:
+                    time.sleep(FINAL_RETRY_SECONDS * attempt)
 
     def _tick(self) -> None:
         """One round; a database hiccup costs a round, not the log or the thread."""
@@ -95,13 +124,16 @@ class BuildLog:
             for start in range(0, len(lines), CHUNK_LINES)
         ]
         try:
-            LogChunk.objects.bulk_create(chunks)
+            # Chunks and count together: stored lines the count misses would be cut off the
+            # tail of the log, which is read by the count.
+            with transaction.atomic():
+                LogChunk.objects.bulk_create(chunks)
+                count_log_lines(self.build_id, len(lines))
         except Exception:
             with self._room:
                 self._pending[:0] = lines
             raise
         self._next_line += len(lines)
-        count_log_lines(self.build_id, len(lines))
         self._last_beat = time.monotonic()
 
     def _watch(self) -> None:
