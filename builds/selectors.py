@@ -4,11 +4,14 @@ queries the dashboard makes, and which indexes they need.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 
 from builds.models import (
+    ApiToken,
     Build,
     CacheQuota,
     CacheVolume,
@@ -78,6 +81,15 @@ def log_tail(build: Build, *, lines: int = TAIL_LINES) -> LogSlice:
     return log_from(build, offset=max(build.log_lines - lines, 0), limit=lines)
 
 
+def log_text(build: Build) -> Iterator[str]:
+    """The whole log, a chunk at a time, each ending with a newline: for a raw log download
+    that never holds a long log in memory.
+    """
+    chunks = LogChunk.objects.filter(build=build).order_by("first_line").values_list("text")
+    for (text,) in chunks.iterator(chunk_size=20):
+        yield text + "\n"
+
+
 def _chunk_floor(build: Build, offset: int) -> int:
     """The first line of the chunk holding line `offset` (chunks start at varying lines)."""
     floor = (
@@ -86,6 +98,11 @@ def _chunk_floor(build: Build, offset: int) -> int:
         .get("start")
     )
     return floor or 0
+
+
+def api_token(user: AbstractBaseUser) -> ApiToken | None:
+    """The user's API token (its prefix and dates; the token itself is never stored)."""
+    return ApiToken.objects.filter(user=user).first()
 
 
 def engine_hosts() -> QuerySet[EngineHost]:
