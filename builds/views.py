@@ -1,12 +1,282 @@
-"""Dashboard pages (placeholder until the dashboard lands)."""
+"""The dashboard: server-rendered pages, with htmx polling the one part that changes by itself,
+a build's live state and log.
 
+Each page reads through `builds.selectors` and writes through `builds.services`. A refusal from
+a service is shown on the form field it names, with its hint, and changes nothing. The build
+page and its live part share one template (`builds/_build_live.html`): a plain request gets the
+whole page, an htmx poll only the part, and once the build is final the part answers 286, which
+tells htmx to stop polling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from builds import selectors
+from builds.api import artifact_response
+from builds.forms import BuildFilterForm, ProjectForm, TargetForm
+from builds.models import Artifact, Build, Target
+from builds.services import builds as build_services
+from builds.services import projects as project_services
+from builds.services import tokens as token_services
+from builds.services.errors import ServiceError
+from runtimes.caches import human_size, size_warning
+
+# Ids in URLs beyond what the database stores are simply not found (not an overflow error).
+MAX_ID = 2**63 - 1
+RECENT_BUILDS = 10
+BUILDS_PER_PAGE = 50
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("xcargo-web")
+    """Projects and their targets with build buttons, recent builds, and a project form."""
+    form = ProjectForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_services.create_project(
+                **form.service_arguments(), created_by=request.user
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"Project {project.name} registered.")
+            return redirect(project)
+    context = {
+        "projects": selectors.projects_with_targets(),
+        "builds": selectors.recent_builds()[:RECENT_BUILDS],
+        "form": form,
+    }
+    return render(request, "builds/dashboard.html", context, status=_form_status(form))
 
 
-project = build = artifact_download = dashboard
+@login_required
+@require_http_methods(["GET", "POST"])
+def project(request: HttpRequest, slug: str) -> HttpResponse:
+    """One project: its source, targets with build buttons, a target form, its builds."""
+    project = get_object_or_404(selectors.projects_with_targets(), slug=slug)
+    form = TargetForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            target = project_services.add_target(project=project, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"{project.name} now builds {target.triple}.")
+            return redirect(project)
+    context = {
+        "project": project,
+        "builds": selectors.recent_builds(project=project.slug)[:RECENT_BUILDS],
+        "form": form,
+    }
+    return render(request, "builds/project.html", context, status=_form_status(form))
+
+
+@login_required
+@require_POST
+def trigger_build(request: HttpRequest, target_id: int) -> HttpResponse:
+    """The Build button: queue a build of a target and go to its page."""
+    target = get_object_or_404(Target.objects.select_related("project"), pk=_checked_id(target_id))
+    try:
+        build = build_services.trigger_build(target=target, triggered_by=request.user)
+    except ServiceError as error:
+        _message_error(request, error)
+        return _back(request, default=target.project.get_absolute_url())
+    return redirect(build)
+
+
+@login_required
+@require_GET
+def build(request: HttpRequest, build_id: int) -> HttpResponse:
+    """A build: the whole page, or (to htmx's poll) its live part, 286 once it is final."""
+    build = _build_or_404(build_id)
+    context = {
+        "build": build,
+        "artifacts": [
+            {"artifact": artifact, "size": human_size(artifact.size)}
+            for artifact in build.artifacts.all()
+        ],
+        "log": selectors.log_tail(build),
+        "tail": selectors.TAIL_LINES,
+    }
+    if request.htmx:
+        live = render_to_string("builds/_build_live.html", context, request)
+        return HttpResponseStopPolling(live) if build.is_final else HttpResponse(live)
+    return render(request, "builds/build.html", context)
+
+
+@login_required
+@require_POST
+def cancel_build(request: HttpRequest, build_id: int) -> HttpResponse:
+    build = _build_or_404(build_id)
+    try:
+        build = build_services.cancel_build(build=build, cancelled_by=request.user)
+    except ServiceError as error:
+        _message_error(request, error)
+    else:
+        if build.is_final:
+            messages.success(request, f"Build #{build.pk} cancelled.")
+        else:
+            messages.info(request, f"Build #{build.pk} is being stopped.")
+    return redirect(build)
+
+
+@login_required
+@require_GET
+def build_log(request: HttpRequest, build_id: int) -> StreamingHttpResponse:
+    """The whole log as plain text, streamed a chunk at a time."""
+    build = get_object_or_404(Build, pk=_checked_id(build_id))
+    response = StreamingHttpResponse(
+        selectors.log_text(build), content_type="text/plain; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'inline; filename="build-{build.pk}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def artifact_download(request: HttpRequest, build_id: int, artifact_id: int) -> HttpResponse:
+    artifact = get_object_or_404(
+        Artifact, pk=_checked_id(artifact_id), build_id=_checked_id(build_id)
+    )
+    return artifact_response(artifact)
+
+
+@login_required
+@require_GET
+def build_list(request: HttpRequest) -> HttpResponse:
+    """All builds, newest first, filtered by the query string and paginated."""
+    form = BuildFilterForm(request.GET)
+    if form.is_valid():
+        builds = selectors.recent_builds(**form.filters())
+        status = 200
+    else:
+        builds = Build.objects.none()
+        status = 400
+    page = Paginator(builds, BUILDS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "builds": page.object_list}
+    return render(request, "builds/build_list.html", context, status=status)
+
+
+@login_required
+@require_GET
+def caches(request: HttpRequest) -> HttpResponse:
+    summary = selectors.cache_summary()
+    volumes = [
+        {"volume": volume, "size": _size(volume.size), "bytes": volume.size}
+        for volume in summary.volumes
+    ]
+    per_project = [{**row, "size_text": _size(row["size"])} for row in summary.per_project]
+    context = {
+        "volumes": volumes,
+        "per_project": per_project,
+        "total": human_size(summary.total),
+        "total_bytes": summary.total,
+        "warning": size_warning(summary.total),
+        "quota": summary.quota,
+        "quota_warn": _size(summary.quota.warn_bytes) if summary.quota else "",
+        "quota_max": _size(summary.quota.max_bytes) if summary.quota else "",
+    }
+    return render(request, "builds/caches.html", context)
+
+
+@login_required
+@require_GET
+def images(request: HttpRequest) -> HttpResponse:
+    rows = [{"image": image, "size": _size(image.size)} for image in selectors.images()]
+    return render(request, "builds/images.html", {"rows": rows})
+
+
+@login_required
+@require_GET
+def engines(request: HttpRequest) -> HttpResponse:
+    return render(request, "builds/engines.html", {"hosts": selectors.engine_hosts()})
+
+
+@login_required
+@require_GET
+def token(request: HttpRequest) -> HttpResponse:
+    return _token_page(request)
+
+
+@login_required
+@require_POST
+def token_new(request: HttpRequest) -> HttpResponse:
+    """A new token, shown on this one response only: the server keeps just its hash."""
+    key = token_services.issue_token(user=request.user)
+    response = _token_page(request, new_token=key)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest) -> HttpResponse:
+    if token_services.revoke_token(user=request.user):
+        messages.success(request, "Your API token is revoked: it no longer works.")
+    else:
+        messages.info(request, "You have no API token.")
+    return redirect("token")
+
+
+def _token_page(request: HttpRequest, *, new_token: str = "") -> HttpResponse:
+    context = {
+        "api_token": selectors.api_token(request.user),
+        "new_token": new_token,
+        "api_url": request.build_absolute_uri("/api"),
+    }
+    return render(request, "builds/token.html", context)
+
+
+def _checked_id(value: int) -> int:
+    if value > MAX_ID:
+        raise Http404("no such id")
+    return value
+
+
+def _build_or_404(build_id: int) -> Build:
+    try:
+        return selectors.build_detail(_checked_id(build_id))
+    except Build.DoesNotExist:
+        raise Http404(f"no build #{build_id}") from None
+
+
+def _posted(request: HttpRequest) -> Any:
+    """The form data of a POST (even an empty one, which is then refused), else None."""
+    return request.POST if request.method == "POST" else None
+
+
+def _form_status(form: Any) -> int:
+    """400 for a form sent back with errors, so that tools and tests see the refusal."""
+    return 400 if form.is_bound and form.errors else 200
+
+
+def _message_error(request: HttpRequest, error: ServiceError) -> None:
+    text = f"{error.message} ({error.hint})" if error.hint else error.message
+    messages.error(request, text)
+
+
+def _back(request: HttpRequest, *, default: str) -> HttpResponse:
+    """To the page a form came from (`next`), if it is one of ours."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+def _size(size: int | None) -> str:
+    return "?" if size is None else human_size(size)

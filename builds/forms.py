@@ -1,0 +1,116 @@
+"""The dashboard's forms. They check the shape of what a person typed (lengths, no NUL bytes,
+known states); the services check its meaning, and a refusal from a service lands on the field
+it names, with its hint, through `ServiceErrorForm.add_service_error`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from builds.models import Build
+from builds.services.errors import ServiceError
+
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+class HintedBoundField(forms.BoundField):
+    """A field that also knows the hint a service gave with its error, for the template."""
+
+    @property
+    def hint(self) -> str:
+        return self.form.hints.get(self.name, "")
+
+
+class ServiceErrorForm(forms.Form):
+    bound_field_class = HintedBoundField
+    # Service field names that this form shows under another field.
+    field_aliases: dict[str, str] = {}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.hints: dict[str, str] = {}
+        self.non_field_hint = ""
+
+    def add_service_error(self, error: ServiceError) -> None:
+        """Show a service's refusal on the field it names (or above the form)."""
+        field = self.field_aliases.get(error.field or "", error.field)
+        if field not in self.fields:
+            field = None
+        self.add_error(field, error.message)
+        if error.hint and field:
+            self.hints[field] = error.hint
+        elif error.hint:
+            self.non_field_hint = error.hint
+
+
+class ProjectForm(ServiceErrorForm):
+    name = forms.CharField(max_length=100, help_text="shown on pages; its slug names the project")
+    source = forms.CharField(
+        max_length=500,
+        help_text=(
+            "a git URL (https://, ssh://, git://, file://, user@host:path) "
+            "or a directory on the server (an absolute path)"
+        ),
+    )
+    default_ref = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Default ref",
+        help_text="branch, tag or commit to build (git projects only); empty: the default branch",
+    )
+    triples = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Targets",
+        help_text="target triples, separated by commas or spaces, like aarch64-unknown-linux-gnu",
+    )
+    field_aliases = {"git_url": "source", "local_path": "source"}
+
+    def clean_triples(self) -> list[str]:
+        return [triple for triple in _SEPARATORS.split(self.cleaned_data["triples"]) if triple]
+
+    def service_arguments(self) -> dict[str, object]:
+        """The keyword arguments of `create_project`: a path is local, anything else git."""
+        data = self.cleaned_data
+        source = data["source"]
+        is_path = source.startswith("/")
+        return {
+            "name": data["name"],
+            "git_url": "" if is_path else source,
+            "local_path": source if is_path else "",
+            "default_ref": data["default_ref"],
+            "triples": data["triples"],
+        }
+
+
+class TargetForm(ServiceErrorForm):
+    triple = forms.CharField(
+        max_length=100, label="Target", help_text="a target triple, like aarch64-unknown-linux-gnu"
+    )
+    image = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="an image of its own (optional); empty: the bundled toolchain image",
+    )
+    release = forms.BooleanField(required=False, help_text="build with --release")
+
+
+class BuildFilterForm(forms.Form):
+    """The build list's filters, from the query string."""
+
+    project = forms.SlugField(max_length=100, required=False, help_text="project slug")
+    target = forms.CharField(max_length=100, required=False, help_text="target triple")
+    state = forms.ChoiceField(choices=[("", "any"), *Build.State.choices], required=False)
+    user = forms.CharField(max_length=150, required=False, help_text="user name")
+
+    def filters(self) -> dict[str, str]:
+        """The keyword arguments of `selectors.recent_builds`."""
+        data = self.cleaned_data
+        return {
+            "project": data["project"],
+            "target": data["target"],
+            "state": data["state"],
+            "triggered_by": data["user"],
+        }
