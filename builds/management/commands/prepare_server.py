@@ -40,6 +40,7 @@ class Command(BaseCommand):
         if not users.filter(username=admin).exists():
             password = secrets.token_urlsafe(18)
             descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # a file left from before may be readable by others
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(password + "\n")
             users.create_superuser(admin, password=password)

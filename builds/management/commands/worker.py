@@ -13,7 +13,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from builds.services.engines import refresh_host, register_host
+from builds.models import EngineHost
+from builds.services.engines import connect_host, refresh_host, register_host
 from runtimes.errors import XcargoError
 
 
@@ -37,11 +38,18 @@ class Command(BaseCommand):
     ) -> None:
         if not 1 <= concurrency <= 64:
             raise CommandError("--concurrency must be between 1 and 64")
-        engine_host = register_host(
-            name=host, engine_url=engine_url, runtime=runtime, max_concurrent_builds=concurrency
-        )
         try:
-            engine_host = refresh_host(engine_host)
+            # The engine must answer before the host is registered: a host no worker serves
+            # would collect builds that never start.
+            connect_host(EngineHost(engine_url=engine_url, runtime=runtime))
+            engine_host = refresh_host(
+                register_host(
+                    name=host,
+                    engine_url=engine_url,
+                    runtime=runtime,
+                    max_concurrent_builds=concurrency,
+                )
+            )
         except XcargoError as error:
             raise CommandError(str(error)) from error
         self.stderr.write(
