@@ -74,11 +74,13 @@ def add_log(build: Build, lines: list[str], chunk: int = CHUNK_LINES) -> None:
     build.refresh_from_db()
 
 
-def make_world(user: User) -> World:
-    """The rows the API tests (and the fuzz tests) read; MEDIA_ROOT must be a scratch dir."""
+def make_world(user: User, *, queue: str = queue_name("local")) -> World:
+    """The rows the API tests (and the fuzz tests) read; MEDIA_ROOT must be a scratch dir.
+    Builds are triggered on the host "local", whose worker would serve `queue`.
+    """
     host = EngineHost.objects.create(
         name="local",
-        queue=queue_name("local"),
+        queue=queue,
         kind="docker",
         version="27.1.1",
         rootless=False,

@@ -7,18 +7,20 @@ is built at import because serving it takes a token, and tokens live in the test
 The database is seeded with the rows the API tests use (a finished build with a log and an
 artifact, a queued and a running build, a git project, images, volumes), and the generated
 ids and bodies are mixed with theirs, so the happy paths run as well as the refusals. The
-database is transactional, so that a valid trigger is really published, to the test broker's
-Redis, where no worker takes it.
+database is transactional, so that a valid trigger is really published: to a queue of this
+run's own on the test broker's Redis, which no worker serves and which is removed afterwards.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
+import redis
 import schemathesis
 from django.contrib.auth.models import User
 from django.core.wsgi import get_wsgi_application
@@ -35,6 +37,7 @@ from tests.server.conftest import AARCH64
 from tests.server.test_api import ARMV7, World, broker_at, make_world
 
 EXAMPLES_PER_OPERATION = 60
+QUEUE = f"xcargo.builds.fuzz-{os.getpid()}"
 DESCRIPTION = api.get_openapi_schema()
 APPLICATION = get_wsgi_application()
 # The seeded rows' ids, while a test runs, for the hooks below.
@@ -90,7 +93,7 @@ def _fast_passwords(settings: Any) -> None:
 @pytest.fixture
 def world(transactional_db: None, user: User, settings: Any, tmp_path: Path) -> Iterator[World]:
     settings.MEDIA_ROOT = tmp_path / "media"
-    world = make_world(user)
+    world = make_world(user, queue=QUEUE)
     seeded.update(
         build_id=[world.finished.pk, world.queued.pk, world.running.pk, world.running.pk + 999],
         artifact_id=[world.artifact.pk, world.artifact.pk + 999],
@@ -106,9 +109,12 @@ def authorization(user: User) -> dict[str, str]:
 
 @pytest.fixture
 def published(broker: str) -> Iterator[str]:
-    """Valid triggers go to the test broker, whatever an earlier test published to."""
+    """Valid triggers go to this run's queue on the test broker; the queue goes afterwards."""
     with broker_at(broker):
-        yield broker
+        yield QUEUE
+    client = redis.Redis.from_url(broker)
+    for key in client.scan_iter(match=f"*{QUEUE}*"):
+        client.delete(key)
 
 
 def refusals_say_why(ctx: Any, response: Any, case: Any) -> bool | None:
