@@ -9,13 +9,19 @@ what is wrong, never a 500: services check the meaning, this module checks the s
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from functools import wraps
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousFileOperation,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
 from django.http import (
     FileResponse,
     Http404,
@@ -35,6 +41,8 @@ from builds.models import Artifact, Build, Target
 from builds.services.builds import cancel_build, trigger_build
 from builds.services.errors import NotFound, ServiceError
 from builds.services.tokens import user_for_token
+
+logger = logging.getLogger(__name__)
 
 MAX_ID = 2**31 - 1
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
@@ -384,8 +392,12 @@ def download_artifact(request: HttpRequest, build_id: Id, artifact_id: Id) -> Ht
 def artifact_response(artifact: Artifact) -> HttpResponse:
     """The artifact as a download, or 410 when its file is gone from storage."""
     try:
+        if not artifact.file:  # no file was ever stored for it
+            raise FileNotFoundError(artifact.name)
         handle = artifact.file.open("rb")
-    except OSError:
+    except (OSError, SuspiciousFileOperation) as error:
+        if isinstance(error, SuspiciousFileOperation):
+            logger.warning("artifact %s names a file outside storage: %s", artifact.pk, error)
         return JsonResponse(
             {"detail": f"the file of {artifact.name} is no longer stored"}, status=410
         )

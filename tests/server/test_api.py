@@ -806,6 +806,13 @@ def test_an_artifact_whose_file_is_gone_answers_410(api_client: Client, world):
     assert "no longer stored" in body["detail"]
 
 
+@pytest.mark.parametrize("stored", ["", "builds", "../../../../etc/passwd", "/etc/passwd"])
+def test_an_artifact_without_a_readable_file_answers_410(api_client: Client, world, stored):
+    Artifact.objects.filter(pk=world.artifact.pk).update(file=stored)
+    path = f"/api/builds/{world.finished.pk}/artifacts/{world.artifact.pk}"
+    assert_refusal(api_client.get(path), 410)
+
+
 @pytest.mark.parametrize(
     "name", ['say "hi"', "naïve-ünïcode", "new\nline", "semi;colon", "../../etc/passwd"]
 )
