@@ -338,6 +338,28 @@ def test_the_build_list_stays_cheap_with_many_builds(
     assert cl.show_full_result_count is False
 
 
+def test_a_list_of_more_than_10_000_builds_counts_to_its_bound_and_pages(
+    admin_client: Client, seeded, django_assert_max_num_queries
+):
+    Build.objects.bulk_create(
+        (
+            Build(project=seeded.project, target=seeded.target, engine_host=seeded.host)
+            for _ in range(10_100)
+        ),
+        batch_size=2000,
+    )
+    with django_assert_max_num_queries(20):
+        response = admin_client.get(changelist_url(Build))
+    cl = response.context["cl"]
+    assert cl.result_count == BoundedCountPaginator.MAX_COUNT
+    assert cl.paginator.num_pages == BoundedCountPaginator.MAX_COUNT // cl.list_per_page
+    last = admin_client.get(changelist_url(Build), {"p": cl.paginator.num_pages})
+    assert last.status_code == 200
+    assert len(last.context["cl"].result_list) == cl.list_per_page
+    narrowed = admin_client.get(changelist_url(Build), {"state__exact": "finished"})
+    assert narrowed.context["cl"].result_count == 1
+
+
 def test_the_paginator_counts_no_further_than_its_bound(seeded, monkeypatch):
     monkeypatch.setattr(BoundedCountPaginator, "MAX_COUNT", 3)
     Build.objects.bulk_create(
