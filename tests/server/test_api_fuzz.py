@@ -36,7 +36,7 @@ from builds.services.tokens import issue_token
 from tests.server.conftest import AARCH64
 from tests.server.test_api import ARMV7, World, broker_at, make_world
 
-EXAMPLES_PER_OPERATION = 60
+EXAMPLES_PER_OPERATION = 50
 QUEUE = f"xcargo.builds.fuzz-{os.getpid()}"
 DESCRIPTION = api.get_openapi_schema()
 APPLICATION = get_wsgi_application()
