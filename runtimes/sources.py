@@ -27,8 +27,8 @@ from runtimes.errors import UsageError, XcargoError
 ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
 GIT_TIMEOUT_SECONDS = 600
 # user@host:path, the scp-like form of ssh URLs
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~/-]+$")
-_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
+_SCP_LIKE = re.compile(r"\A[A-Za-z0-9._-]+@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~/-]+\Z")
+_REF = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}\Z")
 
 
 class SourceError(XcargoError):

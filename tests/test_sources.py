@@ -120,6 +120,7 @@ def test_a_branch_tag_or_commit_name_is_accepted(ref: str) -> None:
     [
         pytest.param("-x", id="option"),
         pytest.param("--upload-pack=x", id="upload-pack-option"),
+        pytest.param("main\n", id="trailing-newline"),
         pytest.param("a..b", id="range"),
         pytest.param("a//b", id="empty-component"),
         pytest.param("x.lock", id="lock-suffix"),
