@@ -119,8 +119,9 @@ def cancel_build(*, build: Build, cancelled_by: AbstractBaseUser | None) -> Buil
         from_states=[Build.State.QUEUED, Build.State.AWAITING_APPROVAL],
     )
     if not ended:
+        # The message waits on the row until the worker ends the build with it.
         asked = Build.objects.filter(pk=build.pk, state__in=Build.RUNNING_STATES).update(
-            cancel_requested=True
+            cancel_requested=True, error_message=f"cancelled by {who} while it ran"
         )
         if not asked:
             build.refresh_from_db()

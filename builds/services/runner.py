@@ -233,7 +233,9 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
 
 def _ending_of_error(build: Build, error: BaseException, log: BuildLog) -> dict[str, Any]:
     if isinstance(error, Cancelled) or log.cancelled.is_set():
-        state, kind, message = Build.State.CANCELLED, Build.ErrorKind.CANCELLED, "cancelled"
+        state, kind = Build.State.CANCELLED, Build.ErrorKind.CANCELLED
+        requested = Build.objects.filter(pk=build.pk).values_list("error_message", flat=True)
+        message = requested.first() or "cancelled"
     else:
         state = Build.State.FAILED
         kind = next(

@@ -29,7 +29,10 @@ from builds.models import EngineHost, Project
 from builds.services.engines import register_host
 from builds.services.projects import create_project
 from builds.services.tokens import issue_token
-from tests.conftest import FIXTURES
+from runtimes import naming
+from runtimes.engine import connect
+from runtimes.project import locate_project
+from tests.conftest import DOCKER_URL, FIXTURES
 from xcargo_web.celery import app as celery_app
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +169,18 @@ def celery_worker(
     worker.start()
     yield worker
     worker.stop()
+    _remove_checkout_volumes(work_dir)
+
+
+def _remove_checkout_volumes(work_dir: Path) -> None:
+    """Remove the target volumes of this session's checkouts (new paths, so new volumes each
+    session): a test run must not fill the engine's disk run after run.
+    """
+    engine = connect("docker", environ={"XCARGO_ENGINE_URL": DOCKER_URL})
+    for manifest in work_dir.glob("*/checkouts/*/*/Cargo.toml"):
+        label = f"{naming.LABEL_PROJECT}={locate_project(manifest.parent).key}"
+        for volume in engine.client.volumes.list(filters={"label": label}):
+            volume.remove(force=True)
 
 
 @pytest.fixture
