@@ -10,9 +10,10 @@ hosts cannot start a container without explicit ulimits at all.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -21,18 +22,21 @@ import requests
 import urllib3
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
-from docker.types import Mount, Ulimit
+from docker.types import LogConfig, Mount, Ulimit
 
 from runtimes import naming
 from runtimes.engine import Engine
 from runtimes.errors import EngineUnavailable, XcargoError
 
 LineCallback = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 SOURCE_DIR = "/project"
 CARGO_HOME_DIR = "/xcargo/cargo-home"
 TARGET_DIR = "/xcargo/target"
 CA_BUNDLE_PATH = "/etc/xcargo/ca-certificates.crt"
+# One log file per container, large enough never to rotate under a build.
+_UNROTATED_LOG = {"max-size": "4g", "max-file": "1"}
 
 
 class BuildStopped(XcargoError):
@@ -109,6 +113,10 @@ def create_kwargs(spec: ContainerSpec, engine: Engine) -> dict[str, object]:
         ],
         "detach": True,
     }
+    if engine.kind == "docker":
+        # The log is streamed from the engine's log file; a daemon set to rotate it (max-size)
+        # ends a follower's stream at the first rotation and the rest of a long log is lost.
+        kwargs["log_config"] = LogConfig(type=LogConfig.types.JSON, config=_UNROTATED_LOG)
     if engine.memory_limit_supported:
         kwargs["mem_limit"] = limits.memory
         kwargs["memswap_limit"] = limits.memory
@@ -144,15 +152,18 @@ class PhaseContainer:
     def run(self, on_line: LineCallback, *, timeout: float) -> PhaseOutcome:
         """Start the container, stream its output line by line, wait for it within `timeout`.
 
-        Lines reach `on_line` as the container prints them, from a reader thread, so a long
-        build shows progress instead of one burst at the end.
+        Lines reach `on_line` as the container prints them, from a reader thread attached
+        to the container (a logs "follow" stream loses lines on Podman 4 when the reader falls
+        behind, and on Docker at a log rotation), so a long build shows progress instead of
+        one burst at the end. When the container has ended, its log is read once more past
+        what the live stream delivered, so that an attach cut short never loses the end.
         """
         assert self.container is not None, "use PhaseContainer as a context manager"
         started = time.monotonic()
+        lines = _LineSplitter(on_line)
+        live = self.container.attach(stdout=True, stderr=True, stream=True, logs=True)
         self.container.start()
-        reader = threading.Thread(
-            target=_pump_lines, args=(self.container, on_line), name=f"logs-{self.spec.name}"
-        )
+        reader = threading.Thread(target=lines.read, args=(live,), name=f"logs-{self.spec.name}")
         reader.start()
         try:
             status = self.container.wait(timeout=timeout)
@@ -172,6 +183,16 @@ class PhaseContainer:
                 hint="raise the limit with --timeout SECONDS if the build needs longer",
             ) from error
         reader.join(timeout=30)
+        if not reader.is_alive():
+            live_bytes = lines.consumed
+            lines.read(self.container.logs(stream=True, follow=False, stdout=True, stderr=True))
+            if lines.consumed > live_bytes:
+                logger.warning(
+                    "%s: the live log stream ended early; %d more bytes read from the log",
+                    self.spec.name,
+                    lines.consumed - live_bytes,
+                )
+        lines.finish()
         exit_code = int(status["StatusCode"])
         if self._killed_for_memory(exit_code):
             raise BuildOutOfMemory(
@@ -250,19 +271,45 @@ def _kill_and_remove(container: Container) -> None:
         pass
 
 
-def _pump_lines(container: Container, on_line: LineCallback) -> None:
-    """Split the engine's log chunks (arbitrary byte boundaries) into whole text lines."""
-    pending = b""
-    try:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
-    except (APIError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
-        return  # the container was removed (timeout) or the engine went away: wait() reports it
-    if pending:
-        on_line(pending.decode("utf-8", errors="replace").rstrip("\r"))
+class _LineSplitter:
+    """Whole text lines out of the engine's log chunks (cut at arbitrary bytes), counting the
+    bytes consumed so that a second read of the same log can resume exactly where the first
+    one stopped.
+    """
+
+    def __init__(self, on_line: LineCallback) -> None:
+        self.on_line = on_line
+        self.consumed = 0
+        self.pending = b""
+
+    def read(self, chunks: Iterable[bytes]) -> None:
+        """Read a log stream from its start, passing on only the bytes not consumed yet."""
+        skip = self.consumed
+        try:
+            for chunk in chunks:
+                if skip >= len(chunk):
+                    skip -= len(chunk)
+                    continue
+                self._feed(chunk[skip:])
+                skip = 0
+        except (
+            APIError,
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ):
+            return  # the container was removed (timeout) or the engine went away: wait() says
+
+    def finish(self) -> None:
+        if self.pending:
+            self.on_line(self.pending.decode("utf-8", errors="replace").rstrip("\r"))
+            self.pending = b""
+
+    def _feed(self, chunk: bytes) -> None:
+        self.consumed += len(chunk)
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        for line in lines:
+            self.on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
 
 
 def run_command(engine: Engine, image: str, command: list[str], *, name: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from docker.models.containers import Container
 
-from builds.models import Build
+from builds.models import Build, LogChunk
 from builds.services.builds import end_abandoned_builds
 from builds.services.projects import create_project
 from runtimes.engine import Engine
@@ -122,6 +122,28 @@ def test_a_git_project_builds_the_resolved_commit_and_a_rebuild_is_warm(
     assert second["artifacts"][0]["sha256"] == first["artifacts"][0]["sha256"]
 
 
+def test_a_log_of_200_000_lines_is_stored_whole_and_in_order(
+    api_client, user, engine_host, celery_worker
+):
+    project = create_project(
+        name="noisy-build", local_path=str(FIXTURES / "noisy-build"), triples=[AARCH64]
+    )
+    body = wait_for(api_client, trigger(api_client, project.slug)["id"], until=finished)
+    assert body["success"] is True, (body, celery_worker.log_tail())
+    assert body["log_lines"] > 200_000
+
+    numbered = []
+    offset = 0
+    while offset < body["log_lines"]:
+        piece = api_client.get(f"/api/builds/{body['id']}/log?offset={offset}&limit=10000").json()
+        numbered += [line for line in piece["lines"] if "noisy line" in line]
+        offset = piece["next_offset"]
+    assert [line.rsplit(" ", 1)[1] for line in numbered] == [f"{n:06}" for n in range(200_000)]
+    # The stored chunks are bounded, so no read or write ever handles the whole log.
+    chunks = LogChunk.objects.filter(build_id=body["id"])
+    assert max(chunks.values_list("line_count", flat=True)) <= 1000
+
+
 def test_cancel_stops_a_running_build_and_removes_its_container(
     api_client, user, engine_host, celery_worker, docker_engine
 ):
@@ -139,6 +161,7 @@ def test_cancel_stops_a_running_build_and_removes_its_container(
     assert ended["state"] == "cancelled", ended
     assert ended["success"] is False
     assert ended["error_kind"] == "cancelled"
+    assert ended["error_message"] == "cancelled by ada while it ran"
     assert _build_containers(docker_engine, "slow-build") == []
     again = api_client.post(f"/api/builds/{build['id']}/cancel")
     assert again.status_code == 409, "an ended build cannot be cancelled"
