@@ -25,12 +25,12 @@ from django_htmx.http import HttpResponseStopPolling
 from builds import selectors
 from builds.api import artifact_response
 from builds.forms import BuildFilterForm, ProjectForm, TargetForm
-from builds.models import Artifact, Build, Target
+from builds.models import Artifact, Build, CacheQuota, Target
 from builds.services import builds as build_services
 from builds.services import projects as project_services
 from builds.services import tokens as token_services
 from builds.services.errors import ServiceError
-from runtimes.caches import human_size, size_warning
+from runtimes.caches import CLEAN_BYTES, WARN_BYTES, human_size, size_warning
 
 # Ids in URLs beyond what the database stores are simply not found (not an overflow error).
 MAX_ID = 2**63 - 1
@@ -184,7 +184,7 @@ def caches(request: HttpRequest) -> HttpResponse:
         "per_project": per_project,
         "total": human_size(summary.total),
         "total_bytes": summary.total,
-        "warning": size_warning(summary.total),
+        "warning": size_warning(summary.total, **_thresholds(summary.quota)),
         "quota": summary.quota,
         "quota_warn": _size(summary.quota.warn_bytes) if summary.quota else "",
         "quota_max": _size(summary.quota.max_bytes) if summary.quota else "",
@@ -280,3 +280,10 @@ def _back(request: HttpRequest, *, default: str) -> HttpResponse:
 
 def _size(size: int | None) -> str:
     return "?" if size is None else human_size(size)
+
+
+def _thresholds(quota: CacheQuota | None) -> dict[str, int]:
+    """The global quota's warn and clean sizes, or the design's 5 and 10 GB without one."""
+    if quota is None:
+        return {"warn_bytes": WARN_BYTES, "clean_bytes": CLEAN_BYTES}
+    return {"warn_bytes": quota.warn_bytes, "clean_bytes": quota.max_bytes}

@@ -354,11 +354,18 @@ def test_the_caches_page_lists_volumes_totals_and_warns_above_5_gb(signed_in, pr
     assert "xcargo cache clean" not in page
 
     CacheVolume.objects.filter(name="xcargo-cargo-home-1").update(size=8_000_000_000)
-    CacheQuota.objects.create(warn_bytes=4 * 10**9, max_bytes=8 * 10**9)
     page = text(signed_in.get(reverse("caches")))
     assert "caches use 11.0 GB, over 10.0 GB" in page
     assert "xcargo cache clean --containers" in page
-    assert "warn at 4.0 GB, clean at 8.0 GB" in page
+
+
+def test_a_global_cache_quota_sets_the_caches_pages_thresholds(signed_in, project, host):
+    CacheVolume.objects.create(engine_host=host, name="xcargo-v", kind="target", size=5 * 10**9)
+    CacheQuota.objects.create(warn_bytes=2 * 10**9, max_bytes=4 * 10**9)
+    page = text(signed_in.get(reverse("caches")))
+    assert "warn at 2.0 GB, clean at 4.0 GB" in page
+    assert "caches use 5.0 GB, over 4.0 GB" in page
+    assert "xcargo cache clean --containers" in page
 
 
 def test_the_caches_page_without_volumes(signed_in, db):
