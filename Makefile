@@ -32,3 +32,4 @@ lint:
 
 bench:
 	$(VENV)/python bench/cache_bench.py
+	$(VENV)/python bench/server_bench.py
