@@ -19,8 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from builds.models import Artifact, Build, EngineHost, Target
-from builds.services.errors import Conflict, InvalidInput, Unavailable
-from runtimes.errors import UsageError
+from builds.services.errors import Conflict, InvalidInput, Unavailable, checked
 from runtimes.sources import validate_ref
 from xcargo_web.celery import app as celery_app
 
@@ -40,10 +39,7 @@ def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref:
     if ref and project.local_path:
         raise InvalidInput("a server-local project has no git ref; leave ref empty", field="ref")
     if ref:
-        try:
-            validate_ref(ref)
-        except UsageError as error:
-            raise InvalidInput.from_xcargo(error, field="ref") from None
+        checked(validate_ref, ref, "ref")
     host = choose_engine_host(target)
     with transaction.atomic():
         build = Build.objects.create(

@@ -4,7 +4,12 @@ the API and the pages report them the same way.
 
 from __future__ import annotations
 
-from runtimes.errors import XcargoError
+from collections.abc import Callable
+from typing import TypeVar
+
+from runtimes.errors import UsageError, XcargoError
+
+Checked = TypeVar("Checked")
 
 
 class ServiceError(Exception):
@@ -39,3 +44,11 @@ class Conflict(ServiceError):
 
 class Unavailable(ServiceError):
     status = 503
+
+
+def checked(validator: Callable[[str], Checked], value: str, field: str) -> Checked:
+    """Run one of the validators the CLI uses, its UsageError becoming this field's error."""
+    try:
+        return validator(value)
+    except UsageError as error:
+        raise InvalidInput.from_xcargo(error, field=field) from None

@@ -4,8 +4,7 @@ validators the CLI uses, before anything is written: a refused project leaves no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,14 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from builds.models import Project, Target
-from builds.services.errors import Conflict, InvalidInput
-from runtimes.errors import UsageError
+from builds.services.errors import Conflict, InvalidInput, checked
 from runtimes.references import parse_image_reference
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
 from runtimes.targets import validate_triple
 
 MAX_NAME = 100
-Checked = TypeVar("Checked")
 
 
 @transaction.atomic
@@ -45,19 +42,19 @@ def create_project(
             "give either a git URL or a server-local path (not both)", field="git_url"
         )
     if git_url:
-        _checked(validate_git_url, git_url, "git_url")
+        checked(validate_git_url, git_url, "git_url")
     if local_path:
-        try:
-            local_path = str(validate_local_path(local_path, settings.XCARGO_SOURCE_ROOTS))
-        except UsageError as error:
-            raise InvalidInput.from_xcargo(error, field="local_path") from None
+        roots = settings.XCARGO_SOURCE_ROOTS
+        local_path = str(
+            checked(lambda path: validate_local_path(path, roots), local_path, "local_path")
+        )
         if default_ref:
             raise InvalidInput("a server-local project has no git ref", field="default_ref")
     if default_ref:
-        _checked(validate_ref, default_ref, "default_ref")
+        checked(validate_ref, default_ref, "default_ref")
     triples = list(dict.fromkeys(triples))
     for triple in triples:
-        _checked(validate_triple, triple, "triples")
+        checked(validate_triple, triple, "triples")
     if Project.objects.filter(slug=slug).exists():
         raise Conflict(f"a project named {slug!r} exists already", field="name")
     try:
@@ -79,17 +76,9 @@ def create_project(
 
 def add_target(*, project: Project, triple: str, image: str = "", release: bool = False) -> Target:
     """A target of `project`; its image, when given, must be a valid reference."""
-    _checked(validate_triple, triple, "triple")
+    checked(validate_triple, triple, "triple")
     if image:
-        image = _checked(parse_image_reference, image, "image").canonical
+        image = checked(parse_image_reference, image, "image").canonical
     if project.targets.filter(triple=triple).exists():
         raise Conflict(f"{project} already builds {triple}", field="triple")
     return Target.objects.create(project=project, triple=triple, image=image, release=release)
-
-
-def _checked(validator: Callable[[str], Checked], value: str, field: str) -> Checked:
-    """Run a runtimes validator, turning its UsageError into a field error."""
-    try:
-        return validator(value)
-    except UsageError as error:
-        raise InvalidInput.from_xcargo(error, field=field) from None

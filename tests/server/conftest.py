@@ -125,6 +125,19 @@ def broker() -> str:
     return BROKER_URL
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    """Users are made in most tests here; a slow password hash is not what is tested."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Path) -> Path:
+    """Artifacts stored under the test's own directory."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture(scope="session")
 def source_roots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Where server-local projects may live in these tests: the fixtures and a scratch dir."""

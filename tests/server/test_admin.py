@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
@@ -36,6 +35,7 @@ from builds.services.projects import create_project
 from builds.services.tokens import issue_token
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64
+from tests.server.factories import add_artifact, add_log
 
 
 @dataclass
@@ -51,28 +51,6 @@ class Seeded:
     registry: TrustedRegistry
     quota: CacheQuota
     token: ApiToken
-
-
-def add_log(build: Build, lines: list[str], chunk: int = 1000) -> None:
-    for start in range(0, len(lines), chunk):
-        part = lines[start : start + chunk]
-        LogChunk.objects.create(
-            build=build, first_line=start, line_count=len(part), text="\n".join(part)
-        )
-    Build.objects.filter(pk=build.pk).update(log_lines=len(lines))
-    build.refresh_from_db()
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    """Users are made in every test here; a slow password hash is not what is tested."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -104,9 +82,7 @@ def seeded(db: None, user: User, media: Path) -> Seeded:
     running = Build.objects.create(
         project=project, target=target, engine_host=host, state=Build.State.BUILDING
     )
-    artifact = Artifact(build=build, name="hello-cross", path="release/hello-cross", size=5)
-    artifact.sha256 = "a" * 64
-    artifact.file.save("hello-cross", ContentFile(b"hello"), save=True)
+    artifact = add_artifact(build, b"hello", profile="release")
     issue_token(user=user)
     return Seeded(
         host=host,
@@ -381,7 +357,7 @@ def test_artifacts_images_volumes_and_tokens_are_read_only(admin_client: Client,
         assert 'name="_save"' not in page.content.decode()
         assert admin_client.post(change_url(obj), {}).status_code == 403
     page = admin_client.get(change_url(seeded.artifact)).content.decode()
-    assert "a" * 64 in page
+    assert seeded.artifact.sha256 in page
 
 
 def test_an_api_token_shows_no_editable_hash_and_deleting_it_revokes_it(

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.test import Client
 
 from builds.models import (
@@ -26,7 +25,6 @@ from builds.models import (
     CacheVolume,
     EngineHost,
     Image,
-    LogChunk,
     Project,
     Target,
 )
@@ -35,6 +33,7 @@ from builds.services.projects import create_project
 from builds.services.tokens import issue_token, revoke_token
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64
+from tests.server.factories import add_artifact, add_log
 from xcargo_web.celery import app as celery_app
 
 ARMV7 = "armv7-unknown-linux-gnueabihf"
@@ -61,17 +60,6 @@ class World:
     queued: Build
     running: Build
     artifact: Artifact
-
-
-def add_log(build: Build, lines: list[str], chunk: int = CHUNK_LINES) -> None:
-    """Store `lines` as the worker does: consecutive chunks, and the build's line count."""
-    for start in range(0, len(lines), chunk):
-        part = lines[start : start + chunk]
-        LogChunk.objects.create(
-            build=build, first_line=start, line_count=len(part), text="\n".join(part)
-        )
-    Build.objects.filter(pk=build.pk).update(log_lines=len(lines))
-    build.refresh_from_db()
 
 
 def make_world(user: User, *, queue: str = queue_name("local")) -> World:
@@ -111,14 +99,7 @@ def make_world(user: User, *, queue: str = queue_name("local")) -> World:
         rustc_version="rustc 1.80.0",
     )
     add_log(finished, [f"line {number}" for number in range(LOG_LINES)])
-    artifact = Artifact(
-        build=finished,
-        name="hello-cross",
-        path=f"{AARCH64}/release/hello-cross",
-        size=len(ARTIFACT_BYTES),
-        sha256=hashlib.sha256(ARTIFACT_BYTES).hexdigest(),
-    )
-    artifact.file.save("hello-cross", ContentFile(ARTIFACT_BYTES), save=True)
+    artifact = add_artifact(finished, ARTIFACT_BYTES, profile="release")
     queued = Build.objects.create(
         project=git_project,
         target=git_project.targets.get(),
@@ -205,17 +186,6 @@ def assert_refusal(response: Any, status: int | tuple[int, ...]) -> Any:
     assert isinstance(body, dict)
     assert body.get("detail"), body
     return body
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

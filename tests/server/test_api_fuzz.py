@@ -85,11 +85,6 @@ fuzz_settings = hypothesis.settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(transactional_db: None, user: User, settings: Any, tmp_path: Path) -> Iterator[World]:
     settings.MEDIA_ROOT = tmp_path / "media"

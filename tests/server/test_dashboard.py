@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +20,6 @@ from django.utils import timezone
 
 from builds.models import (
     ApiToken,
-    Artifact,
     Build,
     CacheQuota,
     CacheVolume,
@@ -34,6 +32,7 @@ from builds.models import (
 from builds.services.projects import create_project
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64
+from tests.server.factories import add_artifact, add_log
 
 X86_64 = "x86_64-unknown-linux-gnu"
 HTMX = {"HX-Request": "true"}
@@ -78,11 +77,6 @@ def target(project: Project) -> Target:
     return project.targets.get(triple=AARCH64)
 
 
-@pytest.fixture
-def media(settings: Any, tmp_path: Any) -> None:
-    settings.MEDIA_ROOT = tmp_path / "artifacts"
-
-
 def make_build(target: Target, host: EngineHost, **fields: Any) -> Build:
     return Build.objects.create(project=target.project, target=target, engine_host=host, **fields)
 
@@ -105,30 +99,6 @@ def finished_build(target: Target, host: EngineHost, user: User | None = None) -
         exit_code=0,
         commit="c0ffee" * 6 + "abcd",
     )
-
-
-def write_log(build: Build, lines: list[str], *, chunk: int = 1000) -> None:
-    """The log as the log writer stores it: chunks of consecutive lines, then the count."""
-    LogChunk.objects.filter(build=build).delete()
-    for start in range(0, len(lines), chunk):
-        part = lines[start : start + chunk]
-        LogChunk.objects.create(
-            build=build, first_line=start, line_count=len(part), text="\n".join(part)
-        )
-    Build.objects.filter(pk=build.pk).update(log_lines=len(lines))
-    build.refresh_from_db()
-
-
-def add_artifact(build: Build, content: bytes = b"\x7fELF binary") -> Artifact:
-    artifact = Artifact(
-        build=build,
-        name="hello-cross",
-        path=f"{AARCH64}/debug/hello-cross",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-    )
-    artifact.file.save("hello-cross", ContentFile(content), save=True)
-    return artifact
 
 
 def text(response: Any) -> str:
@@ -277,7 +247,7 @@ def test_an_unknown_project_is_not_found(signed_in, db):
 def test_the_build_page_shows_everything_the_worker_recorded(signed_in, target, host, user, media):
     build = finished_build(target, host, user)
     artifact = add_artifact(build)
-    write_log(build, ["xcargo: build #1", "   Compiling hello-cross v0.1.0", "Finished"])
+    add_log(build, ["xcargo: build #1", "   Compiling hello-cross v0.1.0", "Finished"])
 
     response = signed_in.get(build.get_absolute_url())
 
@@ -321,7 +291,7 @@ def test_a_failed_build_shows_its_error(signed_in, target, host):
 
 def test_log_lines_are_shown_as_text_not_markup(signed_in, target, host):
     build = make_build(target, host, state=Build.State.BUILDING)
-    write_log(build, ['<script>alert("x")</script>'])
+    add_log(build, ['<script>alert("x")</script>'])
     response = signed_in.get(build.get_absolute_url())
     assert "<script>alert" not in text(response)
     assert log_lines_on_page(response) == ['<script>alert("x")</script>']
@@ -613,12 +583,12 @@ def test_the_live_part_of_a_final_build_answers_286_so_polling_stops(
 
 def test_the_live_part_follows_a_build_from_running_to_finished(signed_in, target, host, media):
     build = make_build(target, host, state=Build.State.BUILDING)
-    write_log(build, ["xcargo: build started"])
+    add_log(build, ["xcargo: build started"])
     first = signed_in.get(build.get_absolute_url(), headers=HTMX)
     assert first.status_code == 200
     assert log_lines_on_page(first) == ["xcargo: build started"]
 
-    write_log(build, ["xcargo: build started", "xcargo: finished: hello-cross"])
+    add_log(build, ["xcargo: build started", "xcargo: finished: hello-cross"])
     Build.objects.filter(pk=build.pk).update(state=Build.State.FINISHED, success=True)
     add_artifact(build)
     last = signed_in.get(build.get_absolute_url(), headers=HTMX)
@@ -643,7 +613,7 @@ def test_a_plain_request_gets_the_whole_page_around_the_live_part(signed_in, tar
 def long_log(target: Target, host: EngineHost) -> Build:
     """A finished build whose log is 2000 lines in two chunks."""
     build = finished_build(target, host)
-    write_log(build, [f"line {number}" for number in range(2000)])
+    add_log(build, [f"line {number}" for number in range(2000)])
     assert LogChunk.objects.filter(build=build).count() == 2
     return build
 
