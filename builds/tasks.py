@@ -57,4 +57,6 @@ def refresh_engine_hosts() -> None:
 
 @shared_task
 def refresh_engine_host(host_id: int) -> None:
-    engines.refresh_host(EngineHost.objects.get(pk=host_id))
+    host = EngineHost.objects.filter(pk=host_id).first()
+    if host is not None:  # removed by an administrator since the task was queued
+        engines.refresh_host(host)

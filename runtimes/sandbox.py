@@ -35,6 +35,13 @@ SOURCE_DIR = "/project"
 CARGO_HOME_DIR = "/xcargo/cargo-home"
 TARGET_DIR = "/xcargo/target"
 CA_BUNDLE_PATH = "/etc/xcargo/ca-certificates.crt"
+# What a log stream raises when its container or engine goes away mid-read.
+_STREAM_ERRORS = (
+    APIError,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 # One log file per container, large enough never to rotate under a build.
 _UNROTATED_LOG = {"max-size": "4g", "max-file": "1"}
 
@@ -155,15 +162,20 @@ class PhaseContainer:
         Lines reach `on_line` as the container prints them, from a reader thread attached
         to the container (a logs "follow" stream loses lines on Podman 4 when the reader falls
         behind, and on Docker at a log rotation), so a long build shows progress instead of
-        one burst at the end. When the container has ended, its log is read once more past
-        what the live stream delivered, so that an attach cut short never loses the end.
+        one burst at the end. stdout and stderr are split into lines separately: merged, a
+        line written in two pieces on one could be cut by the other (cargo's JSON messages
+        on stdout, its log on stderr). When the container has ended, each stream's log is
+        read once more past what the live stream delivered, so that an attach cut short
+        never loses the end.
         """
         assert self.container is not None, "use PhaseContainer as a context manager"
         started = time.monotonic()
-        lines = _LineSplitter(on_line)
-        live = self.container.attach(stdout=True, stderr=True, stream=True, logs=True)
+        streams = _OutputStreams(on_line)
+        live = self.container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
         self.container.start()
-        reader = threading.Thread(target=lines.read, args=(live,), name=f"logs-{self.spec.name}")
+        reader = threading.Thread(
+            target=streams.read_live, args=(live,), name=f"logs-{self.spec.name}"
+        )
         reader.start()
         try:
             status = self.container.wait(timeout=timeout)
@@ -184,15 +196,8 @@ class PhaseContainer:
             ) from error
         reader.join(timeout=30)
         if not reader.is_alive():
-            live_bytes = lines.consumed
-            lines.read(self.container.logs(stream=True, follow=False, stdout=True, stderr=True))
-            if lines.consumed > live_bytes:
-                logger.warning(
-                    "%s: the live log stream ended early; %d more bytes read from the log",
-                    self.spec.name,
-                    lines.consumed - live_bytes,
-                )
-        lines.finish()
+            streams.catch_up(self.container, self.spec.name)
+        streams.finish()
         exit_code = int(status["StatusCode"])
         if self._killed_for_memory(exit_code):
             raise BuildOutOfMemory(
@@ -271,6 +276,43 @@ def _kill_and_remove(container: Container) -> None:
         pass
 
 
+class _OutputStreams:
+    """A container's stdout and stderr, each split into lines of its own."""
+
+    def __init__(self, on_line: LineCallback) -> None:
+        self.stdout = _LineSplitter(on_line)
+        self.stderr = _LineSplitter(on_line)
+
+    def read_live(self, frames: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+        """Pass on the (stdout, stderr) frames of a demultiplexed attach stream."""
+        try:
+            for out, err in frames:
+                if out:
+                    self.stdout.feed(out)
+                if err:
+                    self.stderr.feed(err)
+        except _STREAM_ERRORS:
+            return  # the container was removed (timeout) or the engine went away: wait() says
+
+    def catch_up(self, container: Container, name: str) -> None:
+        """Read each stream's log past what the live stream delivered."""
+        for splitter, stdout in ((self.stdout, True), (self.stderr, False)):
+            live_bytes = splitter.consumed
+            splitter.read(
+                container.logs(stream=True, follow=False, stdout=stdout, stderr=not stdout)
+            )
+            if splitter.consumed > live_bytes:
+                logger.warning(
+                    "%s: the live log stream ended early; %d more bytes read from the log",
+                    name,
+                    splitter.consumed - live_bytes,
+                )
+
+    def finish(self) -> None:
+        self.stdout.finish()
+        self.stderr.finish()
+
+
 class _LineSplitter:
     """Whole text lines out of the engine's log chunks (cut at arbitrary bytes), counting the
     bytes consumed so that a second read of the same log can resume exactly where the first
@@ -290,14 +332,9 @@ class _LineSplitter:
                 if skip >= len(chunk):
                     skip -= len(chunk)
                     continue
-                self._feed(chunk[skip:])
+                self.feed(chunk[skip:])
                 skip = 0
-        except (
-            APIError,
-            requests.exceptions.RequestException,
-            urllib3.exceptions.HTTPError,
-            OSError,
-        ):
+        except _STREAM_ERRORS:
             return  # the container was removed (timeout) or the engine went away: wait() says
 
     def finish(self) -> None:
@@ -305,7 +342,7 @@ class _LineSplitter:
             self.on_line(self.pending.decode("utf-8", errors="replace").rstrip("\r"))
             self.pending = b""
 
-    def _feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> None:
         self.consumed += len(chunk)
         *lines, self.pending = (self.pending + chunk).split(b"\n")
         for line in lines:

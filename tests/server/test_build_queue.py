@@ -59,7 +59,7 @@ def trigger(client: Client, project: str, target: str = AARCH64, **extra: str) -
 
 
 def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
-    api_client, hello_project, engine_host, celery_worker, tmp_path
+    api_client, user, hello_project, engine_host, celery_worker, tmp_path
 ):
     queued = trigger(api_client, hello_project.slug)
     assert queued["state"] == "queued"
@@ -86,6 +86,11 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     binary.write_bytes(content)
     binary.chmod(0o755)
     assert "arch: aarch64" in run_binary(AARCH64, binary)
+
+    page = _signed_in(user).get(f"/builds/{queued['id']}/").content.decode()
+    assert "finished" in page
+    assert artifact["sha256"] in page
+    assert "xcargo: finished: hello-cross" in page
 
     log = api_client.get(f"/api/builds/{queued['id']}/log").json()
     assert log["finished"] is True
@@ -231,6 +236,12 @@ def test_a_project_without_cargo_lock_fails_with_what_to_do(
     assert "cargo generate-lockfile" in body["error_message"]
     lines = api_client.get(f"/api/builds/{body['id']}/log").json()["lines"]
     assert any("Cargo.lock is missing" in line for line in lines)
+
+
+def _signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def _build_containers(engine: Engine, crate: str) -> list[Container]:
