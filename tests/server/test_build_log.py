@@ -15,17 +15,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from builds import selectors
 from builds.models import Build, EngineHost, LogChunk, Project, Target
-from builds.services import build_log
+from builds.services import build_log, runner
 from builds.services.build_log import BuildLog
 from builds.services.builds import cancel_build, end_abandoned_builds, end_build
 from builds.services.errors import Conflict
 from builds.services.runner import TargetBusy, _claim
+from runtimes.cross_build import ImageMissing
+from runtimes.errors import EngineUnavailable, UsageError, XcargoError
+from runtimes.sandbox import BuildOutOfMemory, BuildTimedOut
+from runtimes.sources import SourceError
 from tests.server.conftest import AARCH64
 
 ARMV7 = "armv7-unknown-linux-gnueabihf"
@@ -496,3 +501,50 @@ def test_a_build_of_another_target_is_claimed_while_one_builds(
     make_build(Build.State.BUILDING)
     other = make_build(Build.State.QUEUED, target=other_target)
     assert _claim(other.pk) is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (BuildTimedOut("the build reached its time limit"), Build.ErrorKind.TIMEOUT),
+        (SoftTimeLimitExceeded(), Build.ErrorKind.TIMEOUT),
+        (BuildOutOfMemory("the build ran out of memory"), Build.ErrorKind.MEMORY),
+        (EngineUnavailable("lost the engine", hint="start it"), Build.ErrorKind.ENGINE),
+        (ImageMissing("image x is not on the engine"), Build.ErrorKind.IMAGE),
+        (SourceError("git fetch failed"), Build.ErrorKind.SOURCE),
+        (UsageError("Cargo.lock is missing", hint="run cargo generate-lockfile"), "user"),
+        (RuntimeError("a bug"), Build.ErrorKind.INTERNAL),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_each_way_a_build_can_fail_ends_it_failed_with_its_kind_and_reason_in_the_log(
+    transactional_db: None, make_build: Callable[..., Build], error: Exception, kind: str
+) -> None:
+    build = make_build(Build.State.BUILDING)
+    with BuildLog(build.pk) as log:
+        ending = runner._ending_of_error(build, error, log)
+    assert end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
+
+    build.refresh_from_db()
+    assert (build.state, build.success, build.error_kind) == (Build.State.FAILED, False, kind)
+    assert build.error_message
+    if isinstance(error, XcargoError):
+        assert build.error_message == str(error), "the message keeps the hint"
+    else:
+        assert "a bug" not in build.error_message, "internals stay in the worker's log"
+    assert any(line.startswith("xcargo: failed: ") for line in stored_lines(build)[-2:])
+
+
+def test_a_build_cancelled_while_it_ran_ends_cancelled_saying_by_whom(
+    transactional_db: None, make_build: Callable[..., Build], user: User
+) -> None:
+    build = make_build(Build.State.BUILDING)
+    cancel_build(build=build, cancelled_by=user)
+    with BuildLog(build.pk) as log:
+        eventually(log.cancelled.is_set)
+        ending = runner._ending_of_error(build, runner.Cancelled(), log)
+    end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
+
+    build.refresh_from_db()
+    assert build.state == Build.State.CANCELLED
+    assert build.error_message == f"cancelled by {user.username} while it ran"
