@@ -12,6 +12,8 @@ from runtimes.engine import Engine
 class ToolchainImage:
     reference: str
     image_id: str
+    # The registry digest when the image came from one; a local image has only its id.
+    digest: str
     targets: tuple[str, ...]
     rustc: str
     size: int
@@ -30,6 +32,7 @@ def toolchain_images(engine: Engine) -> list[ToolchainImage]:
             ToolchainImage(
                 reference=(image.tags or [naming.image_key(image.id)])[0],
                 image_id=image.id,
+                digest=(image.attrs.get("RepoDigests") or [image.id])[0],
                 targets=tuple(filter(None, labels.get(naming.LABEL_TARGETS, "").split(","))),
                 rustc=labels.get(naming.LABEL_RUSTC, "?"),
                 size=int(image.attrs.get("Size") or 0),

@@ -77,6 +77,7 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
             reference=image.reference,
             defaults={
                 "image_id": image.image_id,
+                "digest": image.digest,
                 "registry": _registry(image.reference),
                 "size": image.size,
                 "targets": list(image.targets),

@@ -30,6 +30,7 @@ def test_refreshing_a_docker_host_records_engine_facts_doctor_checks_images_and_
     assert image.size > 100_000_000
     assert image.rustc_version.startswith("1.")
     assert image.registry == "localhost"
+    assert image.digest.startswith(("sha256:", "localhost/xcargo/toolchain@sha256:"))
     volumes = CacheVolume.objects.filter(engine_host=host)
     assert {volume.name for volume in volumes} == {
         usage.name for usage in caches.usage(docker_toolchains)
