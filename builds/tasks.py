@@ -37,7 +37,7 @@ def run_build(self, build_id: int) -> None:
     except runner.TargetBusy as busy:
         raise self.retry(countdown=_BUSY_RETRY_SECONDS, exc=busy) from None
     if host is not None:
-        refresh_engine_host.apply_async(args=[host.pk], queue=host.queue, expires=120)
+        measure_cache_volumes.apply_async(args=[host.pk], queue=host.queue, expires=120)
 
 
 @shared_task
@@ -60,3 +60,10 @@ def refresh_engine_host(host_id: int) -> None:
     host = EngineHost.objects.filter(pk=host_id).first()
     if host is not None:  # removed by an administrator since the task was queued
         engines.refresh_host(host)
+
+
+@shared_task
+def measure_cache_volumes(host_id: int) -> None:
+    host = EngineHost.objects.filter(pk=host_id).first()
+    if host is not None:
+        engines.measure_volumes(host)

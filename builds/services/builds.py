@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -127,29 +128,30 @@ def cancel_build(*, build: Build, cancelled_by: AbstractBaseUser | None) -> Buil
     return build
 
 
-def end_build(
-    build_id: int,
-    *,
-    state: str,
-    from_states: list[str] | tuple[str, ...],
-    success: bool | None = False,
-    error_kind: str = "",
-    error_message: str = "",
-    **fields: object,
-) -> bool:
+def end_build(build_id: int, *, from_states: list[str] | tuple[str, ...], **ending: Any) -> bool:
     """Move a build into a final state if it is still in one of `from_states`; False when it
     was not (another party ended it first). This conditional update is what makes every build
     end in exactly one final state, whoever gets there first: worker, cancel, or the reaper.
     """
-    return bool(
-        Build.objects.filter(pk=build_id, state__in=from_states).update(
-            state=state,
-            success=success,
-            error_kind=error_kind,
-            error_message=error_message,
-            finished_at=timezone.now(),
-            **fields,
-        )
+    return bool(_end(Build.objects.filter(pk=build_id, state__in=from_states), **ending))
+
+
+def _end(
+    builds: QuerySet[Build],
+    *,
+    state: str,
+    success: bool | None = False,
+    error_kind: str = "",
+    error_message: str = "",
+    **fields: object,
+) -> int:
+    return builds.update(
+        state=state,
+        success=success,
+        error_kind=error_kind,
+        error_message=error_message,
+        finished_at=timezone.now(),
+        **fields,
     )
 
 
@@ -158,21 +160,15 @@ def end_abandoned_builds() -> int:
     machine went away. Their containers are removed by the next build of the same target.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.XCARGO_HEARTBEAT_TIMEOUT)
-    ended = 0
-    for build_id in Build.objects.filter(
-        state__in=Build.RUNNING_STATES, heartbeat_at__lt=cutoff
-    ).values_list("pk", flat=True):
-        ended += end_build(
-            build_id,
-            state=Build.State.FAILED,
-            from_states=Build.RUNNING_STATES,
-            error_kind=Build.ErrorKind.WORKER_LOST,
-            error_message=(
-                f"the worker running this build stopped answering (no heartbeat for "
-                f"{settings.XCARGO_HEARTBEAT_TIMEOUT} s): it was stopped or its machine is down"
-            ),
-        )
-    return ended
+    return _end(
+        Build.objects.filter(state__in=Build.RUNNING_STATES, heartbeat_at__lt=cutoff),
+        state=Build.State.FAILED,
+        error_kind=Build.ErrorKind.WORKER_LOST,
+        error_message=(
+            f"the worker running this build stopped answering (no heartbeat for "
+            f"{settings.XCARGO_HEARTBEAT_TIMEOUT} s): it was stopped or its machine is down"
+        ),
+    )
 
 
 def record_phase(build_id: int, state: str) -> bool:

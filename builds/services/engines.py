@@ -48,9 +48,11 @@ def connect_host(host: EngineHost) -> Engine:
     return connect(host.runtime, environ)  # type: ignore[arg-type]
 
 
-def refresh_host(host: EngineHost) -> EngineHost:
-    """Connect, and record the engine's facts, doctor checks, images and volumes."""
-    engine = connect_host(host)
+def refresh_host(host: EngineHost, engine: Engine | None = None) -> EngineHost:
+    """Record the engine's facts, doctor checks, images and volumes (connecting first unless
+    the caller holds a connection to it already).
+    """
+    engine = engine or connect_host(host)
     checks = doctor.engine_checks(engine)
     now = timezone.now()
     with transaction.atomic():
@@ -90,6 +92,13 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
     Image.objects.filter(engine_host=host, origin=Image.Origin.BOOTSTRAPPED).exclude(
         reference__in=seen
     ).delete()
+
+
+def measure_volumes(host: EngineHost) -> None:
+    """Record the sizes of the host's volumes: what a build changes, without the rest of a
+    refresh (doctor checks and images, which a build leaves as they were).
+    """
+    _record_volumes(host, connect_host(host))
 
 
 def _record_volumes(host: EngineHost, engine: Engine) -> None:

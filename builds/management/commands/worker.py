@@ -41,14 +41,15 @@ class Command(BaseCommand):
         try:
             # The engine must answer before the host is registered: a host no worker serves
             # would collect builds that never start.
-            connect_host(EngineHost(engine_url=engine_url, runtime=runtime))
+            engine = connect_host(EngineHost(engine_url=engine_url, runtime=runtime))
             engine_host = refresh_host(
                 register_host(
                     name=host,
                     engine_url=engine_url,
                     runtime=runtime,
                     max_concurrent_builds=concurrency,
-                )
+                ),
+                engine,
             )
         except XcargoError as error:
             raise CommandError(str(error)) from error
