@@ -65,8 +65,10 @@ redis_server() {
         return
     fi
     log "starting redis-server on 127.0.0.1:6379 (log: var/redis.log)"
+    # Snapshots go to var/ when they can; one that fails (var/ removed under a running
+    # Redis) must not stop the queue taking builds, hence stop-writes-on-bgsave-error no.
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
-        --dir "$PWD/var" --logfile "$PWD/var/redis.log"
+        --dir "$PWD/var" --logfile "$PWD/var/redis.log" --stop-writes-on-bgsave-error no
     for _ in $(seq 1 50); do
         redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return
         sleep 0.2
