@@ -30,7 +30,8 @@ from builds.services import builds as build_services
 from builds.services import projects as project_services
 from builds.services import tokens as token_services
 from builds.services.errors import ServiceError
-from runtimes.caches import CLEAN_BYTES, WARN_BYTES, human_size, size_warning
+from runtimes.caches import CLEAN_BYTES, WARN_BYTES, size_warning
+from runtimes.sizes import human_size
 
 # Ids in URLs beyond what the database stores are simply not found (not an overflow error).
 MAX_ID = 2**63 - 1

@@ -19,20 +19,14 @@ from docker.types import Mount
 from runtimes import naming
 from runtimes.config import CacheConfig
 from runtimes.engine import Engine
-from runtimes.sandbox import CARGO_HOME_DIR, TARGET_DIR
+from runtimes.sandbox import CARGO_HOME_DIR, SHARED_CARGO_HOME_DIR, TARGET_DIR, run_command
+from runtimes.sizes import human_size
 
 # The design's thresholds: warn at 5 GB, clean at 10 GB (decimal units, as `docker df` shows).
 WARN_BYTES = 5 * 1000**3
 CLEAN_BYTES = 10 * 1000**3
-
-
-def human_size(size: float) -> str:
-    """`279.3 MB`: decimal units, like the engines' own listings."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
+# Copying a large protected target cache for a new branch: minutes at most.
+SEED_TIMEOUT_SECONDS = 20 * 60
 
 
 def size_warning(
@@ -62,15 +56,34 @@ class CacheVolumes:
     scratch: bool
     cargo_home_generation: str = ""
     host_binds: dict[str, Path] = field(default_factory=dict)
+    # The unprotected ref whose own target cache this is; "" for the protected one.
+    lane: str = ""
+    # The protected target cache (the one a new lane starts as a copy of), when it differs.
+    protected_target: str = ""
 
-    def mounts(self, *, with_target: bool) -> list[Mount]:
-        mounts = [Mount(target=CARGO_HOME_DIR, source=self.cargo_home, type="volume")]
+    @property
+    def protected(self) -> bool:
+        return not self.lane
+
+    def fetch_mounts(self) -> list[Mount]:
+        """The fetch phase is the one writer of the shared CARGO_HOME: cargo runs there
+        alone, and no crate code does.
+        """
+        return self._cargo_home(CARGO_HOME_DIR, read_only=False)
+
+    def build_mounts(self) -> list[Mount]:
+        """The build phase runs crate code: it sees the shared CARGO_HOME read-only and
+        writes nothing of the caches but its own target directory.
+        """
+        target = Mount(target=TARGET_DIR, source=self.target, type="volume")
+        return [*self._cargo_home(SHARED_CARGO_HOME_DIR, read_only=True), target]
+
+    def _cargo_home(self, at: str, *, read_only: bool) -> list[Mount]:
+        mounts = [Mount(target=at, source=self.cargo_home, type="volume", read_only=read_only)]
         mounts += [
-            Mount(target=f"{CARGO_HOME_DIR}/{subdir}", source=str(path), type="bind")
+            Mount(target=f"{at}/{subdir}", source=str(path), type="bind", read_only=read_only)
             for subdir, path in self.host_binds.items()
         ]
-        if with_target:
-            mounts.append(Mount(target=TARGET_DIR, source=self.target, type="volume"))
         return mounts
 
 
@@ -92,8 +105,11 @@ def ensure_volumes(
     triple: str,
     image_id: str,
     toolchain: str,
+    lane: str = "",
 ) -> CacheVolumes:
-    """The build's volumes, creating those that do not exist yet."""
+    """The build's volumes, creating those that do not exist yet. A `lane` (an unprotected
+    ref) gets a target cache of its own, apart from the protected one.
+    """
     if not config.enabled:
         scratch = f"xcargo-scratch-{uuid.uuid4().hex[:12]}"
         labels = naming.managed_labels(naming.KIND_SCRATCH, project=project, target=triple)
@@ -104,9 +120,13 @@ def ensure_volumes(
     home_created, home_generation = _ensure_volume(
         engine, home_name, naming.managed_labels(naming.KIND_CARGO_HOME, toolchain=toolchain)
     )
-    target_name = naming.target_volume(project, triple, image_id)
+    target_name = naming.target_volume(project, triple, image_id, lane)
     target_labels = naming.managed_labels(
-        naming.KIND_TARGET, project=project, target=triple, image=naming.image_key(image_id)
+        naming.KIND_TARGET,
+        project=project,
+        target=triple,
+        image=naming.image_key(image_id),
+        lane=lane or "protected",
     )
     target_created, _ = _ensure_volume(engine, target_name, target_labels)
     return CacheVolumes(
@@ -117,7 +137,37 @@ def ensure_volumes(
         scratch=False,
         cargo_home_generation=home_generation,
         host_binds=host_binds(config),
+        lane=lane,
+        protected_target=naming.target_volume(project, triple, image_id) if lane else "",
     )
+
+
+def seed_from_protected(engine: Engine, volumes: CacheVolumes, *, image_id: str) -> bool:
+    """Start a new lane's target cache as a copy of the protected one, so that a branch's
+    first build is warm; the copy is the lane's own and nothing flows back. False when there
+    is no protected cache to copy yet.
+    """
+    if not volumes.protected_target or not _exists(engine, volumes.protected_target):
+        return False
+    seed_dir = f"{TARGET_DIR}-seed"
+    mounts = [
+        Mount(target=seed_dir, source=volumes.protected_target, type="volume", read_only=True),
+        Mount(target=TARGET_DIR, source=volumes.target, type="volume"),
+    ]
+    run_command(
+        engine,
+        image_id,
+        ["cp", "-a", f"{seed_dir}/.", f"{TARGET_DIR}/"],
+        name=f"xcargo-seed-{naming.short_hash(volumes.target, 16)}",
+        mounts=mounts,
+        timeout=SEED_TIMEOUT_SECONDS,
+    )
+    return True
+
+
+def remove_target(engine: Engine, volumes: CacheVolumes) -> bool:
+    """Drop a build's target cache (after it went past its disk limit), giving its space back."""
+    return _remove_volume(engine, volumes.target)
 
 
 def host_binds(config: CacheConfig) -> dict[str, Path]:
@@ -194,6 +244,14 @@ def _ensure_volume(engine: Engine, name: str, labels: dict[str, str]) -> tuple[b
         volume = engine.client.volumes.create(name, labels={**labels, **generation})
         created = True
     return created, (volume.attrs.get("Labels") or {}).get(naming.LABEL_GENERATION, "")
+
+
+def _exists(engine: Engine, name: str) -> bool:
+    try:
+        engine.client.volumes.get(name)
+    except NotFound:
+        return False
+    return True
 
 
 def _volumes_in_use(engine: Engine) -> set[str]:

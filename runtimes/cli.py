@@ -7,7 +7,6 @@ build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy),
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import time
@@ -24,7 +23,6 @@ from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming
-from runtimes.caches import human_size
 from runtimes.config import XcargoConfig, load_config
 from runtimes.cross_build import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -39,6 +37,7 @@ from runtimes.images import toolchain_images
 from runtimes.project import locate_project
 from runtimes.references import parse_image_reference
 from runtimes.sandbox import Limits
+from runtimes.sizes import human_size, parse_size
 from runtimes.targets import validate_triple
 from runtimes.toolchains import RECIPES
 
@@ -96,10 +95,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _memory_size(value: str) -> str:
-    """An engine memory size (`512m`, `4g`), checked here so a typo is not an engine error."""
-    if not re.fullmatch(r"[1-9][0-9]{0,6}[kmg]?", value.lower()):
-        raise click.BadParameter(f"{value!r} is not a size like 512m or 4g")
+def _size(value: str) -> str:
+    """A size (`512m`, `4g`), checked here so a typo is not an engine error."""
+    try:
+        parse_size(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
     return value.lower()
 
 
@@ -133,8 +134,15 @@ def main() -> None:
     "--memory",
     default=Limits().memory,
     show_default=True,
-    callback=lambda _ctx, _param, value: _memory_size(value),
+    callback=lambda _ctx, _param, value: _size(value),
     help="Memory limit of a build, e.g. 2g or 1536m.",
+)
+@click.option(
+    "--disk-limit",
+    default=Limits().disk,
+    show_default=True,
+    callback=lambda _ctx, _param, value: _size(value),
+    help="How much the build may write into its target cache; past it the build is stopped.",
 )
 @click.option(
     "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
@@ -146,6 +154,7 @@ def build(
     manifest_path: Path | None,
     timeout: int,
     memory: str,
+    disk_limit: str,
     no_bootstrap: bool,
 ) -> None:
     """Cross-compile the project for TARGET in a container.
@@ -168,7 +177,7 @@ def build(
         release=release,
         image=container_image,
         timeout=timeout,
-        limits=Limits(memory=memory),
+        limits=Limits(memory=memory, disk=disk_limit),
         state_dir=host.state_dir(),
         ca_bundle=host.ca_bundle(),
         bootstrap_missing=not no_bootstrap,

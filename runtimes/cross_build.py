@@ -37,6 +37,7 @@ from runtimes.sandbox import (
     ContainerSpec,
     Limits,
     PhaseContainer,
+    with_private_cargo_home,
 )
 from runtimes.targets import validate_triple
 
@@ -237,7 +238,7 @@ class _Run:
 
     def fetch(self) -> bool:
         """`cargo fetch --locked` with the network on; counts the crates it downloads."""
-        mounts = [self._source_mount(), *self.result.volumes.mounts(with_target=False)]
+        mounts = [self._source_mount(), *self.result.volumes.fetch_mounts()]
         environment = _environment()
         if self.request.ca_bundle is not None:
             bundle = str(self.request.ca_bundle)
@@ -284,8 +285,14 @@ class _Run:
             findings.scan(line)
             self.on_line(line)
 
-        mounts = [self._source_mount(), *self.result.volumes.mounts(with_target=True)]
-        spec = self._spec("build", command, mounts, _environment())
+        mounts = [self._source_mount(), *self.result.volumes.build_mounts()]
+        spec = self._spec(
+            "build",
+            with_private_cargo_home(command),
+            mounts,
+            _environment(),
+            private_dirs=(CARGO_HOME_DIR,),
+        )
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(route, timeout=self._remaining())
             self.result.phases["build"] = outcome.seconds
@@ -320,6 +327,7 @@ class _Run:
         environment: dict[str, str],
         *,
         network: bool = False,
+        private_dirs: tuple[str, ...] = (),
     ) -> ContainerSpec:
         """Only the fetch phase gets a network; the build runs with none."""
         project, triple = self.request.project.key, self.request.triple
@@ -334,6 +342,7 @@ class _Run:
             ),
             limits=self.request.limits,
             network=network,
+            private_dirs=private_dirs,
         )
 
     def _source_mount(self) -> Mount:

@@ -12,6 +12,7 @@ from runtimes.config import XcargoConfig, load_config
 from runtimes.engine import Engine, RuntimeChoice, connect
 from runtimes.errors import XcargoError
 from runtimes.images import toolchain_images
+from runtimes.sizes import human_size
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -109,7 +110,7 @@ def _toolchains(engine: Engine) -> Check:
 def _cache_size(engine: Engine) -> Check:
     rows = caches.usage(engine)
     total = sum(row.size for row in rows)
-    message = f"caches: {len(rows)} volumes, {caches.human_size(total)}"
+    message = f"caches: {len(rows)} volumes, {human_size(total)}"
     warning = caches.size_warning(total)
     return Check("warn", f"{message}: {warning}") if warning else Check("ok", message)
 

@@ -21,6 +21,7 @@ LABEL_RUSTC = f"{LABEL_PREFIX}rustc"
 LABEL_SOURCE = f"{LABEL_PREFIX}source"
 LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
 LABEL_GENERATION = f"{LABEL_PREFIX}generation"
+LABEL_LANE = f"{LABEL_PREFIX}lane"
 
 KIND_CARGO_HOME = "cargo-home"
 KIND_TARGET = "target"
@@ -66,8 +67,12 @@ def cargo_home_volume(toolchain: str) -> str:
     return f"xcargo-cargo-home-{toolchain}"
 
 
-def target_volume(project: str, triple: str, image_id: str) -> str:
-    return f"xcargo-target-{project}-{slug(triple)}-{image_key(image_id)}"
+def target_volume(project: str, triple: str, image_id: str, lane: str = "") -> str:
+    """The target cache of a project, target and image; `lane` names an unprotected ref's
+    cache of its own ("" is the protected one, the only one the CLI uses).
+    """
+    volume = f"xcargo-target-{project}-{slug(triple)}-{image_key(image_id)}"
+    return f"{volume}-ref-{slug(lane, limit=24)}-{short_hash(lane, 8)}" if lane else volume
 
 
 def build_container(project: str, triple: str, phase: str) -> str:

@@ -32,7 +32,12 @@ LineCallback = Callable[[str], None]
 logger = logging.getLogger(__name__)
 
 SOURCE_DIR = "/project"
+# What cargo sees as CARGO_HOME in every phase: the shared cache volume itself while fetching;
+# while building (crate code runs), a directory of the build's own whose `registry` and `git`
+# lead to the shared volume, mounted read-only at SHARED_CARGO_HOME_DIR.
 CARGO_HOME_DIR = "/xcargo/cargo-home"
+SHARED_CARGO_HOME_DIR = "/xcargo/shared/cargo-home"
+SHARED_SUBDIRS = ("registry", "git")
 TARGET_DIR = "/xcargo/target"
 CA_BUNDLE_PATH = "/etc/xcargo/ca-certificates.crt"
 # What a log stream raises when its container or engine goes away mid-read.
@@ -90,6 +95,8 @@ class ContainerSpec:
     network: bool = False
     limits: Limits = field(default_factory=Limits)
     working_dir: str = SOURCE_DIR
+    # Directories only this container sees and may write (small, in memory, gone with it).
+    private_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,10 @@ def create_kwargs(spec: ContainerSpec, engine: Engine) -> dict[str, object]:
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,exec,nosuid,size={limits.tmp_size}"},
+        "tmpfs": {
+            "/tmp": f"rw,exec,nosuid,size={limits.tmp_size}",
+            **{path: f"rw,nosuid,nodev,size={limits.tmp_size}" for path in spec.private_dirs},
+        },
         "ulimits": [
             Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
             Ulimit(name="nproc", soft=limits.nproc, hard=limits.nproc),
@@ -223,6 +233,18 @@ class PhaseContainer:
         assert self.container is not None
         stream, _stat = self.container.get_archive(path)
         return stream
+
+
+def with_private_cargo_home(command: list[str]) -> list[str]:
+    """`command`, run with CARGO_HOME a private directory (give the spec
+    `private_dirs=(CARGO_HOME_DIR,)`) in which `registry` and `git` are links to the shared
+    CARGO_HOME, mounted read-only: crate code that runs during the build (build scripts,
+    proc macros) can read every dependency's source and change none, while cargo's own
+    writes (its package-cache lock, its last-use database) land where only this build sees.
+    """
+    links = " ".join(f"{SHARED_CARGO_HOME_DIR}/{subdir}" for subdir in SHARED_SUBDIRS)
+    script = f'ln -s {links} "$CARGO_HOME"/ && exec "$@"'
+    return ["sh", "-c", script, "xcargo-build", *command]
 
 
 def remove_stale(client: docker.DockerClient, name: str) -> None:
@@ -349,12 +371,22 @@ class _LineSplitter:
             self.on_line(line.decode("utf-8", errors="replace").rstrip("\r"))
 
 
-def run_command(engine: Engine, image: str, command: list[str], *, name: str) -> str:
+def run_command(
+    engine: Engine,
+    image: str,
+    command: list[str],
+    *,
+    name: str,
+    mounts: list[Mount] | None = None,
+    timeout: float = 120,
+) -> str:
     """Run a short command in a hardened, network-less container and return its output."""
     lines: list[str] = []
-    spec = ContainerSpec(name=name, image=image, command=command, mounts=[], working_dir="/")
+    spec = ContainerSpec(
+        name=name, image=image, command=command, mounts=mounts or [], working_dir="/"
+    )
     with PhaseContainer(engine, spec) as phase:
-        outcome = phase.run(lines.append, timeout=120)
+        outcome = phase.run(lines.append, timeout=timeout)
     if outcome.exit_code != 0:
         raise XcargoError(f"`{' '.join(command)}` failed in {image}: {' '.join(lines)[-500:]}")
     return "\n".join(lines)

@@ -39,6 +39,18 @@ class SourceError(XcargoError):
 class Checkout:
     directory: Path
     commit: str
+    # What the ref named: `refs/heads/…`, `refs/tags/…`, or "" for a commit id.
+    ref_name: str = ""
+    # The remote's default branch (`refs/heads/main`), "" when it has none.
+    default_branch: str = ""
+
+    @property
+    def is_tag(self) -> bool:
+        return self.ref_name.startswith("refs/tags/")
+
+    @property
+    def is_default_branch(self) -> bool:
+        return bool(self.default_branch) and self.ref_name == self.default_branch
 
 
 def validate_git_url(url: str) -> str:
@@ -148,17 +160,22 @@ def checkout_git(url: str, ref: str, *, mirror: Path, workdir: Path) -> Checkout
         else:
             mirror.parent.mkdir(parents=True, exist_ok=True)
             _git(["clone", "--mirror", "--", url, str(mirror)], cwd=mirror.parent)
-        commit = _resolve(mirror, ref or "HEAD")
+        commit, ref_name = _resolve(mirror, ref or "HEAD")
+        head = _git(["symbolic-ref", "--quiet", "HEAD"], cwd=mirror, check=False)
+        default_branch = head.stdout.strip() if head.returncode == 0 else ""
     # The checkout borrows the mirror's objects (--shared), so every fetched commit is there.
     if not (workdir / ".git").is_dir():
         workdir.parent.mkdir(parents=True, exist_ok=True)
         _git(["clone", "--shared", "--no-checkout", "--", str(mirror), str(workdir)], cwd=mirror)
     _git(["checkout", "--force", "--detach", commit], cwd=workdir)
     _git(["clean", "-ffdx"], cwd=workdir)
-    return Checkout(directory=workdir, commit=commit)
+    return Checkout(
+        directory=workdir, commit=commit, ref_name=ref_name, default_branch=default_branch
+    )
 
 
-def _resolve(mirror: Path, ref: str) -> str:
+def _resolve(mirror: Path, ref: str) -> tuple[str, str]:
+    """(commit, the full name git resolved `ref` to: "" when it is a commit id)."""
     for candidate in (ref, f"refs/tags/{ref}", f"refs/heads/{ref}"):
         completed = _git(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
@@ -166,7 +183,13 @@ def _resolve(mirror: Path, ref: str) -> str:
             check=False,
         )
         if completed.returncode == 0:
-            return completed.stdout.strip()
+            named = _git(
+                ["rev-parse", "--symbolic-full-name", "--end-of-options", candidate],
+                cwd=mirror,
+                check=False,
+            )
+            full_name = named.stdout.strip() if named.returncode == 0 else ""
+            return completed.stdout.strip(), full_name
     raise UsageError(
         f"the repository has no branch, tag or commit named {ref!r}",
         hint="push it, or choose another ref",

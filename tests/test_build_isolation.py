@@ -1,0 +1,90 @@
+"""Builds cannot tamper with each other: crate code that runs during a build (build scripts,
+proc macros) sees the shared CARGO_HOME read-only, on Docker and on Podman.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from docker.types import Mount
+
+from runtimes import naming
+from runtimes.engine import Engine
+from runtimes.sandbox import CARGO_HOME_DIR, SHARED_CARGO_HOME_DIR, run_command
+from tests.support import AARCH64, build, run_binary
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+# Every file of the shared CARGO_HOME that a hostile build script may aim at, with its sha256.
+_CHECKSUMS = (
+    "cd /cache && find registry git -type f ! -name '.cargo-ok' 2>/dev/null "
+    "| sort | xargs -r sha256sum"
+)
+
+
+@pytest.fixture(params=["docker", "podman"])
+def engine(request) -> Engine:
+    marks = {"docker": "docker_toolchains", "podman": "podman_toolchains"}
+    if request.param == "podman":
+        request.applymarker(pytest.mark.podman)
+    return request.getfixturevalue(marks[request.param])
+
+
+def _attempts(lines: list[str]) -> dict[str, str]:
+    """What the hostile build script reported: each path it tried, and what happened."""
+    found = (re.search(r"poison (/\S+): (.*)$", line) for line in lines)
+    return {match.group(1): match.group(2) for match in found if match}
+
+
+def _shared_files(engine: Engine, volume: str) -> str:
+    """`sha256sum` of every file under the CARGO_HOME volume's registry and git directories."""
+    return run_command(
+        engine,
+        naming.toolchain_image(AARCH64),
+        ["sh", "-c", _CHECKSUMS],
+        name="xcargo-test-checksums",
+        mounts=[Mount(target="/cache", source=volume, type="volume", read_only=True)],
+    )
+
+
+def test_a_build_script_cannot_change_the_dependencies_another_project_compiles(
+    engine, copy_fixture, tmp_path
+):
+    hostile = copy_fixture("poisons-cache", engine)
+    lines: list[str] = []
+
+    poisoned = build(engine, hostile, AARCH64, tmp_path / "state", lines=lines)
+
+    assert poisoned.succeeded, lines[-30:]
+    attempts = _attempts(lines)
+    shared = {
+        path: outcome
+        for path, outcome in attempts.items()
+        if "/registry/" in path or "/git/" in path
+    }
+    assert len(shared) >= 8, attempts  # src, .crate, index, checkouts, db: in both views
+    assert all(outcome.startswith("refused") for outcome in shared.values()), shared
+    before = _shared_files(engine, poisoned.volumes.cargo_home)
+    assert "hex-0.4.3/src/lib.rs" in before and "hex-0.4.3.crate" in before
+    assert "poisoned-by-build-script" not in before
+    # cargo's own lock lands in the build's private CARGO_HOME, and nothing of it is shared.
+    assert attempts[f"{SHARED_CARGO_HOME_DIR}/.package-cache"].startswith("refused")
+    assert attempts[f"{CARGO_HOME_DIR}/.package-cache"] == "WRITTEN"
+    stamps = {path for path in (tmp_path / "state").rglob("*") if path.is_file()}
+
+    # A second, unrelated project on the same engine and toolchain, built cold, compiles the
+    # same `hex` from the same CARGO_HOME: its binary runs, so the source it read is intact.
+    victim = copy_fixture("hello-cross", engine)
+    victim_lines: list[str] = []
+    result = build(engine, victim, AARCH64, tmp_path / "state", lines=victim_lines)
+
+    assert result.succeeded, victim_lines[-30:]
+    assert result.volumes.cargo_home == poisoned.volumes.cargo_home
+    assert any("Compiling hex v0.4.3" in line for line in victim_lines)
+    assert run_binary(AARCH64, result.artifacts[0].path).startswith("hello-cross ok")
+    after = _shared_files(engine, poisoned.volumes.cargo_home)
+    assert set(before.splitlines()) <= set(after.splitlines()), "no file it could see changed"
+    # The fetch stamps live on the host, out of every container's sight.
+    assert stamps <= {path for path in (tmp_path / "state").rglob("*") if path.is_file()}
+    assert not any("poison" in path.name for path in (tmp_path / "state").rglob("*"))
