@@ -34,6 +34,7 @@ from runtimes.sandbox import (
     CARGO_HOME_DIR,
     SOURCE_DIR,
     TARGET_DIR,
+    BuildDiskFull,
     ContainerSpec,
     Limits,
     PhaseContainer,
@@ -75,6 +76,8 @@ class BuildRequest:
     output_dir: Path | None = None
     # Make a missing toolchain image (never one named by --container-image or xcargo.toml).
     bootstrap_missing: bool = False
+    # An unprotected ref, which builds on a target cache of its own; "" the protected one.
+    target_lane: str = ""
 
     @property
     def profile_dir(self) -> str:
@@ -95,6 +98,8 @@ class BuildResult:
     crates_downloaded: int = 0
     artifacts: list[Artifact] = field(default_factory=list)
     failure: str | None = None
+    # Whether the target cache was made for this build as a copy of the protected one.
+    target_seeded: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -162,7 +167,9 @@ def run_build(
         triple=request.triple,
         image_id=image.id,
         toolchain=toolchain,
+        lane=request.target_lane,
     )
+    seeded = _seed_lane(engine, volumes, image.id, on_line)
     result = BuildResult(
         triple=request.triple,
         image=reference,
@@ -170,6 +177,7 @@ def run_build(
         image_digest=(image.attrs.get("RepoDigests") or [image.id])[0],
         rustc_version=rustc,
         volumes=volumes,
+        target_seeded=seeded,
     )
     result.phases["prepare"] = time.monotonic() - started
     run = _Run(
@@ -177,9 +185,30 @@ def run_build(
     )
     try:
         run.fetch_and_build(lockfile)
+    except BuildDiskFull:
+        if caches.remove_target(engine, volumes):
+            on_line(f"xcargo: removed the target cache {volumes.target} to give its space back")
+        raise
     finally:
         caches.remove_scratch(engine, volumes)
     return result
+
+
+def _seed_lane(
+    engine: Engine, volumes: caches.CacheVolumes, image_id: str, on_line: LineCallback
+) -> bool:
+    """A new unprotected ref's target cache starts as a copy of the protected one."""
+    if volumes.protected or not volumes.target_created:
+        return False
+    started = time.monotonic()
+    if not caches.seed_from_protected(engine, volumes, image_id=image_id):
+        on_line(f"xcargo: target cache of ref {volumes.lane}: new, and no protected one to copy")
+        return False
+    on_line(
+        f"xcargo: target cache of ref {volumes.lane}: a copy of the protected one "
+        f"({time.monotonic() - started:.1f} s); this build never writes the protected one"
+    )
+    return True
 
 
 def _image_for(engine: Engine, request: BuildRequest, on_line: LineCallback) -> tuple[str, Image]:
@@ -292,6 +321,7 @@ class _Run:
             mounts,
             _environment(),
             private_dirs=(CARGO_HOME_DIR,),
+            disk_watch=(TARGET_DIR,),
         )
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(route, timeout=self._remaining())
@@ -328,6 +358,7 @@ class _Run:
         *,
         network: bool = False,
         private_dirs: tuple[str, ...] = (),
+        disk_watch: tuple[str, ...] = (),
     ) -> ContainerSpec:
         """Only the fetch phase gets a network; the build runs with none."""
         project, triple = self.request.project.key, self.request.triple
@@ -343,6 +374,7 @@ class _Run:
             limits=self.request.limits,
             network=network,
             private_dirs=private_dirs,
+            disk_watch=disk_watch,
         )
 
     def _source_mount(self) -> Mount:

@@ -25,8 +25,10 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
 
 from runtimes import naming
+from runtimes.disk_watch import DiskWatch
 from runtimes.engine import Engine
 from runtimes.errors import EngineUnavailable, XcargoError
+from runtimes.sizes import human_size, parse_size
 
 LineCallback = Callable[[str], None]
 logger = logging.getLogger(__name__)
@@ -65,6 +67,10 @@ class BuildOutOfMemory(BuildStopped):
     """The build was killed at its memory limit."""
 
 
+class BuildDiskFull(BuildStopped):
+    """The build wrote more into its target cache than its disk limit."""
+
+
 class BuildBusy(XcargoError):
     """A build of the same project and target is already running on this engine."""
 
@@ -80,6 +86,12 @@ class Limits:
     nofile: int = 20000
     nproc: int = 4096
     tmp_size: str = "1g"
+    # What a build may hold in its target cache (binary units, like memory).
+    disk: str = "20g"
+
+    @property
+    def disk_bytes(self) -> int:
+        return parse_size(self.disk)
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class ContainerSpec:
     working_dir: str = SOURCE_DIR
     # Directories only this container sees and may write (small, in memory, gone with it).
     private_dirs: tuple[str, ...] = ()
+    # Writable cache directories whose size is held to `limits.disk` while the container runs.
+    disk_watch: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,8 +201,33 @@ class PhaseContainer:
             target=streams.read_live, args=(live,), name=f"logs-{self.spec.name}"
         )
         reader.start()
+        with DiskWatch(self.container, self.spec.disk_watch, self.spec.limits.disk_bytes) as disk:
+            status = self._wait(timeout, started, reader)
+        reader.join(timeout=30)
+        if not reader.is_alive():
+            streams.catch_up(self.container, self.spec.name)
+        streams.finish()
+        exit_code = int(status["StatusCode"])
+        if disk.exceeded is not None:
+            raise BuildDiskFull(
+                f"the build wrote {human_size(disk.exceeded)} into its target cache, past its "
+                f"disk limit of {self.spec.limits.disk} ({human_size(disk.limit)}), "
+                "and was stopped",
+                hint="raise the limit (--disk-limit; on the server, the target's disk limit "
+                "or XCARGO_BUILD_DISK_LIMIT) if the build needs that much",
+            )
+        if self._killed_for_memory(exit_code):
+            raise BuildOutOfMemory(
+                f"the build ran out of memory (limit {self.spec.limits.memory}) and was killed",
+                hint="raise the limit with --memory, or build with fewer jobs (CARGO_BUILD_JOBS)",
+            )
+        return PhaseOutcome(exit_code=exit_code, seconds=time.monotonic() - started)
+
+    def _wait(self, timeout: float, started: float, reader: threading.Thread) -> dict:
+        """The container's exit status, once it ends within `timeout`."""
+        assert self.container is not None
         try:
-            status = self.container.wait(timeout=timeout)
+            return self.container.wait(timeout=timeout)
         except requests.exceptions.RequestException as error:
             # The SDK reports a read timeout as a ConnectionError; elapsed time tells the two apart.
             _kill_and_remove(self.container)
@@ -204,17 +243,6 @@ class PhaseContainer:
                 f"(this phase ran {time.monotonic() - started:.0f} s)",
                 hint="raise the limit with --timeout SECONDS if the build needs longer",
             ) from error
-        reader.join(timeout=30)
-        if not reader.is_alive():
-            streams.catch_up(self.container, self.spec.name)
-        streams.finish()
-        exit_code = int(status["StatusCode"])
-        if self._killed_for_memory(exit_code):
-            raise BuildOutOfMemory(
-                f"the build ran out of memory (limit {self.spec.limits.memory}) and was killed",
-                hint="raise the limit with --memory, or build with fewer jobs (CARGO_BUILD_JOBS)",
-            )
-        return PhaseOutcome(exit_code=exit_code, seconds=time.monotonic() - started)
 
     def _killed_for_memory(self, exit_code: int) -> bool:
         """Docker reports OOMKilled; Podman never does (conmon writes its marker elsewhere),

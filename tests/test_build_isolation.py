@@ -5,13 +5,21 @@ proc macros) sees the shared CARGO_HOME read-only, on Docker and on Podman.
 from __future__ import annotations
 
 import re
+import shutil
+import threading
 
 import pytest
 from docker.types import Mount
 
-from runtimes import naming
+from runtimes import caches, naming
 from runtimes.engine import Engine
-from runtimes.sandbox import CARGO_HOME_DIR, SHARED_CARGO_HOME_DIR, run_command
+from runtimes.sandbox import (
+    CARGO_HOME_DIR,
+    SHARED_CARGO_HOME_DIR,
+    BuildDiskFull,
+    Limits,
+    run_command,
+)
 from tests.support import AARCH64, build, run_binary
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -88,3 +96,39 @@ def test_a_build_script_cannot_change_the_dependencies_another_project_compiles(
     # The fetch stamps live on the host, out of every container's sight.
     assert stamps <= {path for path in (tmp_path / "state").rglob("*") if path.is_file()}
     assert not any("poison" in path.name for path in (tmp_path / "state").rglob("*"))
+
+
+def test_a_build_past_its_disk_limit_is_stopped_and_gives_the_space_back_while_another_builds(
+    engine, copy_fixture, tmp_path
+):
+    runaway = copy_fixture("fills-disk", engine)
+    neighbour = copy_fixture("hello-cross", engine)
+    free_before = shutil.disk_usage("/var/lib").free
+    outcome: dict[str, object] = {}
+
+    def build_neighbour() -> None:
+        outcome["neighbour"] = build(engine, neighbour, AARCH64, tmp_path / "state")
+
+    other = threading.Thread(target=build_neighbour)
+    other.start()
+    lines: list[str] = []
+    with pytest.raises(BuildDiskFull, match=r"past its disk limit of 600m \(629\.1 MB\)") as stop:
+        build(engine, runaway, AARCH64, tmp_path / "state", lines=lines, limits=Limits(disk="600m"))
+    other.join()
+
+    assert "--disk-limit" in str(stop.value.hint)
+    volume = naming.target_volume(runaway.key, AARCH64, _image_id(engine))
+    assert any(line.startswith(f"xcargo: removed the target cache {volume}") for line in lines)
+    assert not engine.client.volumes.list(filters={"name": volume})
+    neighbour_result = outcome["neighbour"]
+    assert neighbour_result.succeeded, "a build on the same host at the same time goes on"
+    assert run_binary(AARCH64, neighbour_result.artifacts[0].path).startswith("hello-cross ok")
+    neighbour_size = sum(
+        row.size for row in caches.usage(engine) if row.name == neighbour_result.volumes.target
+    )
+    # What the runaway wrote (600 MB and more) is gone; the neighbour's cache is what remains.
+    assert shutil.disk_usage("/var/lib").free + neighbour_size > free_before - 150 * 1000**2
+
+
+def _image_id(engine: Engine) -> str:
+    return engine.client.images.get(naming.toolchain_image(AARCH64)).id
