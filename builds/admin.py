@@ -45,6 +45,7 @@ from builds.models import (
 from builds.services.builds import delete_builds
 from runtimes.errors import UsageError
 from runtimes.references import parse_image_reference, validate_registry_host
+from runtimes.sizes import parse_size
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
 from runtimes.targets import validate_triple
 
@@ -96,7 +97,7 @@ def _size(value: int | None) -> str:
 class ProjectAdminForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "slug", "git_url", "local_path", "default_ref"]
+        fields = ["name", "slug", "git_url", "local_path", "default_ref", "protected_refs"]
 
     def clean_git_url(self) -> str:
         url = self.cleaned_data["git_url"]
@@ -120,14 +121,23 @@ class ProjectAdminForm(forms.ModelForm):
             raise ValidationError("Give either a git URL or a server-local path (not both).")
         if local_path and data.get("default_ref"):
             self.add_error("default_ref", "A server-local project has no git ref.")
+        if local_path and data.get("protected_refs"):
+            self.add_error("protected_refs", "A server-local project has no git refs.")
         return data
+
+    def clean_protected_refs(self) -> str:
+        text = self.cleaned_data["protected_refs"]
+        for pattern in text.split():
+            # A pattern is a ref whose * and ? stand for any characters.
+            _checked(validate_ref, pattern.replace("*", "x").replace("?", "x"))
+        return "\n".join(text.split())
 
 
 class TargetAdminForm(forms.ModelForm):
     class Meta:
         model = Target
         # dockerfile and build_args are not used by builds yet, so not offered here either.
-        fields = ["project", "triple", "image", "release", "enabled"]
+        fields = ["project", "triple", "image", "release", "enabled", "disk_limit"]
 
     def clean_triple(self) -> str:
         triple = self.cleaned_data["triple"]
@@ -137,6 +147,15 @@ class TargetAdminForm(forms.ModelForm):
     def clean_image(self) -> str:
         image = self.cleaned_data["image"]
         return _checked(parse_image_reference, image).canonical if image else image
+
+    def clean_disk_limit(self) -> str:
+        limit = self.cleaned_data["disk_limit"].strip().lower()
+        if limit:
+            try:
+                parse_size(limit)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+        return limit
 
 
 class TargetInline(admin.TabularInline):
@@ -327,6 +346,9 @@ class BuildAdmin(ReadOnlyAdmin):
                     "image",
                     "image_digest",
                     "rustc_version",
+                    "target_cache",
+                    "target_cache_protected",
+                    "target_cache_seeded",
                 ]
             },
         ),

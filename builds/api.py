@@ -183,6 +183,14 @@ class BuildOut(Schema):
     image: str
     image_digest: str
     rustc_version: str
+    target_cache: str = Field(description="the target volume the build wrote")
+    target_cache_protected: bool | None = Field(
+        description="true: the protected cache (default branch, tags, protected refs); "
+        "false: its ref's own; null: none (caching off, or it never got that far)"
+    )
+    target_cache_seeded: bool = Field(
+        description="its ref's cache was made for it as a copy of the protected one"
+    )
     exit_code: int | None
     error_kind: str
     error_message: str

@@ -55,6 +55,11 @@ class Project(models.Model):
     git_url = models.CharField(max_length=500, blank=True)
     local_path = models.CharField(max_length=500, blank=True)
     default_ref = models.CharField(max_length=200, blank=True, default="")
+    protected_refs = models.TextField(
+        blank=True,
+        help_text="branches whose builds share the protected target cache, besides the default "
+        "branch and tags: one pattern a line, * and ? as in shell (release/*)",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -91,6 +96,12 @@ class Target(models.Model):
     build_args = models.JSONField(default=dict, blank=True)
     release = models.BooleanField(default=False, help_text="build with --release")
     enabled = models.BooleanField(default=True)
+    disk_limit = models.CharField(
+        max_length=12,
+        blank=True,
+        help_text="what a build may hold in its target cache, e.g. 20g; empty: the server's "
+        "XCARGO_BUILD_DISK_LIMIT",
+    )
 
     class Meta:
         ordering = ["project__name", "triple"]
@@ -126,6 +137,7 @@ class Build(models.Model):
         IMAGE = "image", "image problem"
         TIMEOUT = "timeout", "time limit"
         MEMORY = "memory", "memory limit"
+        DISK = "disk", "disk limit"
         ENGINE = "engine", "engine unavailable"
         SOURCE = "source", "source could not be fetched"
         WORKER_LOST = "worker lost", "worker lost"
@@ -165,6 +177,13 @@ class Build(models.Model):
     image = models.CharField(max_length=300, blank=True)
     image_digest = models.CharField(max_length=300, blank=True)
     rustc_version = models.CharField(max_length=100, blank=True)
+    target_cache = models.CharField(max_length=255, blank=True, help_text="its target volume")
+    target_cache_protected = models.BooleanField(
+        null=True, help_text="whether it wrote the protected target cache (default branch, tags)"
+    )
+    target_cache_seeded = models.BooleanField(
+        default=False, help_text="its ref's cache was made for it as a copy of the protected one"
+    )
     exit_code = models.IntegerField(null=True, blank=True)
     error_kind = models.CharField(
         max_length=20, choices=ErrorKind.choices, default=ErrorKind.NONE, blank=True

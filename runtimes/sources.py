@@ -188,7 +188,9 @@ def _resolve(mirror: Path, ref: str) -> tuple[str, str]:
                 cwd=mirror,
                 check=False,
             )
-            full_name = named.stdout.strip() if named.returncode == 0 else ""
+            # git echoes --end-of-options before the name; a commit id has no name.
+            lines = named.stdout.split() if named.returncode == 0 else []
+            full_name = lines[-1] if lines and lines[-1].startswith("refs/") else ""
             return completed.stdout.strip(), full_name
     raise UsageError(
         f"the repository has no branch, tag or commit named {ref!r}",

@@ -403,6 +403,7 @@ def test_an_empty_ref_checks_out_the_default_branch_head(
 ) -> None:
     checkout = checkout_git(remote.url, "", **places)
     assert checkout.commit == head_of(remote)
+    assert checkout.is_default_branch and not checkout.is_tag
     assert checkout.directory == places["workdir"]
     assert (places["workdir"] / "Cargo.toml").read_text() == CARGO_TOML
 
@@ -412,6 +413,8 @@ def test_a_named_branch_is_checked_out(remote: Remote, places: dict[str, Path]) 
     feature = remote.commit("src/feature.rs", "// feature\n", branch="feature/x")
     checkout = checkout_git(remote.url, "feature/x", **places)
     assert checkout.commit == feature
+    assert checkout.ref_name == "refs/heads/feature/x"
+    assert not checkout.is_default_branch and not checkout.is_tag
     assert (places["workdir"] / "src" / "feature.rs").read_text() == "// feature\n"
 
 
@@ -424,6 +427,7 @@ def test_a_tag_is_checked_out_as_the_commit_it_tags(
     remote.commit("src/later.rs", "// after the tag\n")
     checkout = checkout_git(remote.url, "v1.2.0", **places)
     assert checkout.commit == tagged
+    assert checkout.ref_name == "refs/tags/v1.2.0" and checkout.is_tag
     assert not (places["workdir"] / "src" / "later.rs").exists()
 
 
@@ -432,6 +436,7 @@ def test_a_commit_sha_is_checked_out(remote: Remote, places: dict[str, Path]) ->
     remote.commit("src/later.rs", "// later\n")
     checkout = checkout_git(remote.url, first, **places)
     assert checkout.commit == first
+    assert checkout.ref_name == "" and not checkout.is_tag and not checkout.is_default_branch
     assert not (places["workdir"] / "src" / "later.rs").exists()
 
 

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
+
+from runtimes.sizes import parse_size
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XCARGO_VAR_DIR", BASE_DIR / "var"))
@@ -141,6 +144,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Builds.
+# What one build may hold in its target cache, unless its target sets its own (binary units).
+XCARGO_BUILD_DISK_LIMIT = os.environ.get("XCARGO_BUILD_DISK_LIMIT", "20g")
+try:
+    parse_size(XCARGO_BUILD_DISK_LIMIT)
+except ValueError as error:
+    raise ImproperlyConfigured(f"XCARGO_BUILD_DISK_LIMIT: {error}") from None
 XCARGO_BUILD_TIMEOUT = int(os.environ.get("XCARGO_BUILD_TIMEOUT", str(30 * 60)))
 # A running build whose worker has not written for this long is ended as "worker lost".
 XCARGO_HEARTBEAT_TIMEOUT = int(os.environ.get("XCARGO_HEARTBEAT_TIMEOUT", "90"))

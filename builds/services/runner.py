@@ -24,6 +24,7 @@ from django.utils import timezone
 from builds.models import Artifact, Build, EngineHost
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
+from builds.services.cache_lanes import target_lane
 from builds.services.engines import connect_host, record_build_usage
 from runtimes import host as host_facts
 from runtimes import naming
@@ -33,8 +34,15 @@ from runtimes.cross_build import BuildRequest, BuildResult, run_build
 from runtimes.engine import Engine
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.project import CargoProject, locate_project
-from runtimes.sandbox import BuildOutOfMemory, BuildTimedOut, stop_target_builds
+from runtimes.sandbox import (
+    BuildDiskFull,
+    BuildOutOfMemory,
+    BuildTimedOut,
+    Limits,
+    stop_target_builds,
+)
 from runtimes.sources import (
+    Checkout,
     SourceError,
     checkout_git,
     copy_local,
@@ -55,6 +63,7 @@ _ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (SoftTimeLimitExceeded, Build.ErrorKind.TIMEOUT),
     (BuildTimedOut, Build.ErrorKind.TIMEOUT),
     (BuildOutOfMemory, Build.ErrorKind.MEMORY),
+    (BuildDiskFull, Build.ErrorKind.DISK),
     (EngineUnavailable, Build.ErrorKind.ENGINE),
     (BootstrapError, Build.ErrorKind.IMAGE),
     (SourceError, Build.ErrorKind.SOURCE),
@@ -140,8 +149,9 @@ def _claim(build_id: int) -> Build | None:
 def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
     engine = connect_host(build.engine_host)
     log.write(f"xcargo: build #{build.pk} of {build.target} on {engine.description}")
-    project = _source(build, workspace, log)
+    project, checkout = _source(build, workspace, log)
     config = load_config(project.root)
+    lane = target_lane(build, checkout)
     # The claim guarantees no other build of this target runs here: what is left is a dead
     # worker's, and must go before its names are reused.
     if stop_target_builds(engine, project=project.key, target=build.target.triple, remove=True):
@@ -158,7 +168,11 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         ca_bundle=host_facts.ca_bundle(),
         output_dir=workspace.outputs(build),
         bootstrap_missing=True,
+        target_lane=lane,
+        limits=Limits(disk=build.target.disk_limit or settings.XCARGO_BUILD_DISK_LIMIT),
     )
+    if lane:
+        log.write(f"xcargo: {lane} is not a protected ref: it builds on a target cache of its own")
 
     def on_phase(phase: str) -> None:
         if log.cancelled.is_set() or not record_phase(build.pk, _PHASE_STATES[phase]):
@@ -172,8 +186,12 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
     return result
 
 
-def _source(build: Build, workspace: _Workspace, log: BuildLog) -> CargoProject:
-    """The project's source, checked out (git) or copied (local path) for this build."""
+def _source(
+    build: Build, workspace: _Workspace, log: BuildLog
+) -> tuple[CargoProject, Checkout | None]:
+    """The project's source, checked out (git) or copied (local path) for this build, and
+    the git checkout (None for a local path).
+    """
     project = build.project
     directory = workspace.checkout(build)
     if project.git_url:
@@ -183,11 +201,11 @@ def _source(build: Build, workspace: _Workspace, log: BuildLog) -> CargoProject:
         )
         Build.objects.filter(pk=build.pk).update(commit=checkout.commit)
         log.write(f"xcargo: checked out {checkout.commit}")
-    else:
-        source = validate_local_path(project.local_path, settings.XCARGO_SOURCE_ROOTS)
-        log.write(f"xcargo: copying {source}")
-        copy_local(source, directory)
-    return locate_project(directory)
+        return locate_project(directory), checkout
+    source = validate_local_path(project.local_path, settings.XCARGO_SOURCE_ROOTS)
+    log.write(f"xcargo: copying {source}")
+    copy_local(source, directory)
+    return locate_project(directory), None
 
 
 def _stop(engine: Engine, project: CargoProject, build: Build) -> None:
@@ -228,6 +246,16 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         image=result.image,
         image_digest=result.image_digest,
         rustc_version=result.rustc_version,
+        **_target_cache_of(result),
+    )
+
+
+def _target_cache_of(result: BuildResult) -> dict[str, Any]:
+    volumes = result.volumes
+    return dict(
+        target_cache="" if volumes.scratch else volumes.target,
+        target_cache_protected=None if volumes.scratch else volumes.protected,
+        target_cache_seeded=result.target_seeded,
     )
 
 
