@@ -32,4 +32,5 @@ lint:
 
 bench:
 	$(VENV)/python bench/cache_bench.py
+	$(VENV)/python bench/isolation_bench.py
 	$(VENV)/python bench/server_bench.py

@@ -161,7 +161,7 @@ class TargetAdminForm(forms.ModelForm):
 class TargetInline(admin.TabularInline):
     model = Target
     form = TargetAdminForm
-    fields = ["triple", "image", "release", "enabled"]
+    fields = ["triple", "image", "release", "enabled", "disk_limit"]
     extra = 0
     # A target goes with its builds and their files: through its own delete page.
     can_delete = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker.errors import APIError, NotFound
+from docker.models.volumes import Volume
 from docker.types import Mount
 
 from runtimes import naming
@@ -234,16 +235,26 @@ def clean(engine: Engine, *, dry_run: bool = False) -> CleanReport:
 
 def _ensure_volume(engine: Engine, name: str, labels: dict[str, str]) -> tuple[bool, str]:
     """(created, generation). The generation label tells a volume from an earlier one of the
-    same name; engines' CreatedAt can't, since some report the data directory's mtime.
+    same name; engines' CreatedAt can't, since some report the data directory's mtime. A
+    volume without one was made by the engine itself (a container mounted the name after a
+    clean removed it): unlabelled, it would never be cleaned, sized or stamped as fetched, so
+    it is replaced while nothing uses it.
     """
     try:
         volume = engine.client.volumes.get(name)
-        created = False
     except NotFound:
-        generation = {naming.LABEL_GENERATION: uuid.uuid4().hex}
-        volume = engine.client.volumes.create(name, labels={**labels, **generation})
-        created = True
-    return created, (volume.attrs.get("Labels") or {}).get(naming.LABEL_GENERATION, "")
+        volume = None
+    if volume is not None and not _generation(volume) and _remove_volume(engine, name):
+        volume = None
+    if volume is not None:
+        return False, _generation(volume)
+    generation = uuid.uuid4().hex
+    engine.client.volumes.create(name, labels={**labels, naming.LABEL_GENERATION: generation})
+    return True, generation
+
+
+def _generation(volume: Volume) -> str:
+    return (volume.attrs.get("Labels") or {}).get(naming.LABEL_GENERATION, "")
 
 
 def _exists(engine: Engine, name: str) -> bool:

@@ -59,6 +59,53 @@ def test_volumes_are_created_once_and_labelled(project_volumes):
     assert home_labels[naming.LABEL_GENERATION] == volumes.cargo_home_generation
 
 
+def test_a_volume_the_engine_made_unlabelled_is_replaced_by_a_labelled_one(project_volumes):
+    engine, volumes = project_volumes
+    project = engine.client.volumes.get(volumes.target).attrs["Labels"][naming.LABEL_PROJECT]
+    for name in (volumes.target, volumes.cargo_home):
+        engine.client.volumes.get(name).remove()
+        engine.client.volumes.create(name)  # what mounting a missing volume's name does
+
+    again = caches.ensure_volumes(
+        engine,
+        config=CacheConfig(),
+        project=project,
+        triple=AARCH64,
+        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
+        toolchain="rustc-test",
+    )
+
+    assert again.cargo_home_created and again.cargo_home_generation
+    labels = engine.client.volumes.get(again.cargo_home).attrs["Labels"]
+    assert labels[naming.LABEL_GENERATION] == again.cargo_home_generation
+
+
+def test_a_target_cache_of_an_unprotected_ref_is_its_own_and_names_the_protected_one(
+    project_volumes,
+):
+    engine, volumes = project_volumes
+    project = engine.client.volumes.get(volumes.target).attrs["Labels"][naming.LABEL_PROJECT]
+
+    lane = caches.ensure_volumes(
+        engine,
+        config=CacheConfig(),
+        project=project,
+        triple=AARCH64,
+        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
+        toolchain="rustc-test",
+        lane="feature/x",
+    )
+    try:
+        assert lane.target != volumes.target and lane.target_created
+        assert lane.protected_target == volumes.target and not lane.protected
+        assert volumes.protected and volumes.lane == ""
+        labels = engine.client.volumes.get(lane.target).attrs["Labels"]
+        assert labels[naming.LABEL_LANE] == "feature/x"
+        assert lane.cargo_home == volumes.cargo_home, "CARGO_HOME is shared by every lane"
+    finally:
+        engine.client.volumes.get(lane.target).remove()
+
+
 def test_usage_reports_the_size_the_engine_measures(project_volumes):
     engine, volumes = project_volumes
     engine.client.containers.run(

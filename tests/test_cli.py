@@ -140,6 +140,14 @@ def test_a_hostile_container_image_is_refused(copy_fixture, docker_engine):
     assert "image reference" in result.stderr
 
 
+@pytest.mark.parametrize("limit", ["0", "20gb", "-1g", "lots"])
+def test_a_malformed_disk_limit_is_refused_as_bad_input(tmp_path, limit):
+    result = xcargo("build", "--target", AARCH64, "--disk-limit", limit, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "is not a size like 512m or 20g" in result.stderr
+
+
 def test_a_malformed_memory_limit_is_refused_as_bad_input(tmp_path):
     result = xcargo("build", "--target", AARCH64, "--memory", "lots", cwd=tmp_path)
 

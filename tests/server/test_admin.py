@@ -515,6 +515,14 @@ def test_the_project_list_hides_git_credentials(admin_client: Client, seeded):
             {"git_url": "https://git.example.com/r.git", "targets-0-image": "Bad Image!"},
             None,
         ),
+        ({"git_url": "https://git.example.com/r.git", "targets-0-disk_limit": "lots"}, None),
+        ({"git_url": "https://git.example.com/r.git", "targets-0-disk_limit": "0"}, None),
+        (
+            {"git_url": "https://git.example.com/r.git", "protected_refs": "--force"},
+            "protected_refs",
+        ),
+        ({"git_url": "https://git.example.com/r.git", "protected_refs": "a..b"}, "protected_refs"),
+        ({"local_path": str(FIXTURES / "hello-cross"), "protected_refs": "v*"}, "protected_refs"),
     ],
 )
 def test_a_project_with_a_hostile_or_wrong_field_is_refused(admin_client, seeded, fields, field):
@@ -525,6 +533,21 @@ def test_a_project_with_a_hostile_or_wrong_field_is_refused(admin_client, seeded
     else:
         assert any(form.errors for form in response.context["inline_admin_formsets"][0].formset)
     assert not Project.objects.filter(slug="demo").exists()
+
+
+def test_protected_ref_patterns_and_a_disk_limit_are_kept_as_given(admin_client: Client, seeded):
+    response = admin_client.post(
+        reverse("admin:builds_project_add"),
+        project_form(
+            git_url="https://git.example.com/r.git",
+            protected_refs="release/*\r\n  stable  \r\n",
+            **{"targets-0-disk_limit": "50G"},
+        ),
+    )
+    assert response.status_code == 302
+    project = Project.objects.get(slug="demo")
+    assert project.protected_refs == "release/*\nstable"
+    assert project.targets.get().disk_limit == "50g"
 
 
 def test_a_project_needs_exactly_one_source(admin_client: Client, seeded):

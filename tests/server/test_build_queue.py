@@ -248,3 +248,21 @@ def _build_containers(engine: Engine, crate: str) -> list[Container]:
     """Build containers of a crate (their names start with the crate's project key)."""
     containers = engine.client.containers.list(all=True, filters={"label": "io.xcargo.kind=build"})
     return [c for c in containers if c.name.startswith(f"xcargo-build-{crate}-")]
+
+
+def test_a_build_past_its_targets_disk_limit_fails_with_the_limit_named(
+    api_client, user, engine_host, celery_worker
+):
+    project = create_project(
+        name="fills-disk", local_path=str(FIXTURES / "fills-disk"), triples=[AARCH64]
+    )
+    project.targets.update(disk_limit="100m")
+
+    body = wait_for(api_client, trigger(api_client, project.slug)["id"], until=finished)
+
+    assert body["state"] == "failed", (body, celery_worker.log_tail())
+    assert body["error_kind"] == "disk"
+    assert "past its disk limit of 100m" in body["error_message"]
+    assert body["target_cache_protected"] is None, "it never got to record a cache"
+    page = _signed_in(user).get(f"/builds/{body['id']}/").content.decode()
+    assert "disk limit" in page and "past its disk limit of 100m" in page
