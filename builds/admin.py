@@ -23,7 +23,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -45,7 +44,7 @@ from builds.models import (
 from builds.services.builds import delete_builds
 from runtimes.errors import UsageError
 from runtimes.references import parse_image_reference, validate_registry_host
-from runtimes.sizes import parse_size
+from runtimes.sizes import human_size, parse_size
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
 from runtimes.targets import validate_triple
 
@@ -85,10 +84,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
-
-
-def _size(value: int | None) -> str:
-    return "—" if value is None else filesizeformat(value)
 
 
 # Projects and targets
@@ -284,7 +279,7 @@ class ArtifactInline(admin.TabularInline):
 
     @admin.display(description="size")
     def size_shown(self, artifact: Artifact) -> str:
-        return _size(artifact.size)
+        return human_size(artifact.size)
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -399,7 +394,7 @@ class ArtifactAdmin(ReadOnlyAdmin):
 
     @admin.display(description="size", ordering="size")
     def size_shown(self, artifact: Artifact) -> str:
-        return _size(artifact.size)
+        return human_size(artifact.size)
 
     def delete_model(self, request: HttpRequest, obj: Artifact) -> None:
         self.delete_queryset(request, Artifact.objects.filter(pk=obj.pk))
@@ -455,7 +450,7 @@ class ImageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="size", ordering="size")
     def size_shown(self, image: Image) -> str:
-        return _size(image.size)
+        return human_size(image.size)
 
 
 @admin.register(CacheVolume)
@@ -467,7 +462,7 @@ class CacheVolumeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="size", ordering="size")
     def size_shown(self, volume: CacheVolume) -> str:
-        return _size(volume.size)
+        return human_size(volume.size)
 
 
 # Policies
@@ -517,8 +512,8 @@ class CacheQuotaForm(forms.ModelForm):
         if warn is not None and limit is not None and warn > limit:
             self.add_error(
                 "warn_bytes",
-                f"The warning level ({filesizeformat(warn)}) must not be above the maximum "
-                f"({filesizeformat(limit)}).",
+                f"The warning level ({human_size(warn)}) must not be above the maximum "
+                f"({human_size(limit)}).",
             )
         return data
 
@@ -531,11 +526,11 @@ class CacheQuotaAdmin(admin.ModelAdmin):
 
     @admin.display(description="warn at", ordering="warn_bytes")
     def warn_shown(self, quota: CacheQuota) -> str:
-        return _size(quota.warn_bytes)
+        return human_size(quota.warn_bytes)
 
     @admin.display(description="maximum", ordering="max_bytes")
     def max_shown(self, quota: CacheQuota) -> str:
-        return _size(quota.max_bytes)
+        return human_size(quota.max_bytes)
 
 
 @admin.register(ApiToken)

@@ -176,10 +176,10 @@ def build_list(request: HttpRequest) -> HttpResponse:
 def caches(request: HttpRequest) -> HttpResponse:
     summary = selectors.cache_summary()
     volumes = [
-        {"volume": volume, "size": _size(volume.size), "bytes": volume.size}
+        {"volume": volume, "size": human_size(volume.size), "bytes": volume.size}
         for volume in summary.volumes
     ]
-    per_project = [{**row, "size_text": _size(row["size"])} for row in summary.per_project]
+    per_project = [{**row, "size_text": human_size(row["size"])} for row in summary.per_project]
     context = {
         "volumes": volumes,
         "per_project": per_project,
@@ -187,8 +187,8 @@ def caches(request: HttpRequest) -> HttpResponse:
         "total_bytes": summary.total,
         "warning": size_warning(summary.total, **_thresholds(summary.quota)),
         "quota": summary.quota,
-        "quota_warn": _size(summary.quota.warn_bytes) if summary.quota else "",
-        "quota_max": _size(summary.quota.max_bytes) if summary.quota else "",
+        "quota_warn": human_size(summary.quota.warn_bytes) if summary.quota else "",
+        "quota_max": human_size(summary.quota.max_bytes) if summary.quota else "",
     }
     return render(request, "builds/caches.html", context)
 
@@ -196,7 +196,7 @@ def caches(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def images(request: HttpRequest) -> HttpResponse:
-    rows = [{"image": image, "size": _size(image.size)} for image in selectors.images()]
+    rows = [{"image": image, "size": human_size(image.size)} for image in selectors.images()]
     return render(request, "builds/images.html", {"rows": rows})
 
 
@@ -277,10 +277,6 @@ def _back(request: HttpRequest, *, default: str) -> HttpResponse:
     ):
         return redirect(target)
     return redirect(default)
-
-
-def _size(size: int | None) -> str:
-    return "?" if size is None else human_size(size)
 
 
 def _thresholds(quota: CacheQuota | None) -> dict[str, int]:

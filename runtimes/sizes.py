@@ -21,8 +21,10 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def human_size(size: float) -> str:
-    """`279.3 MB`: decimal units, like the engines' own listings."""
+def human_size(size: float | None) -> str:
+    """`279.3 MB`: decimal units, like the engines' own listings; `—` for a size not known."""
+    if size is None:
+        return "—"
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -605,3 +605,13 @@ def test_a_project_with_a_running_build_is_not_deleted(admin_client: Client, see
     assert "cancel it first" in response.content.decode()
     assert Project.objects.filter(pk=seeded.project.pk).exists()
     assert Build.objects.count() == 2
+
+
+def test_a_size_reads_the_same_in_the_admin_and_on_the_dashboard(admin_client: Client, seeded):
+    CacheVolume.objects.filter(pk=seeded.volume.pk).update(size=2_345_678_901)
+
+    admin_page = admin_client.get(changelist_url(CacheVolume)).content.decode()
+    dashboard = admin_client.get("/caches/").content.decode()
+
+    assert '<td class="field-size_shown">2.3 GB' in admin_page  # not 2.2 GB (binary units)
+    assert "2.3 GB" in dashboard
