@@ -255,15 +255,26 @@ class _Run:
             return
         if not volumes.scratch:
             fetch_stamps.mark_fetched(*stamp)
-        if self.build() == _MISSING_CRATES and self.result.fetch_skipped:
+        built = self.build()
+        if built == _MISSING_CRATES and self.result.fetch_skipped:
             self.on_line(
                 "xcargo: the cache misses crates the stamp promised: fetching, building again"
             )
             fetch_stamps.forget(*stamp)
             self.result.fetch_skipped = False
-            if self.fetch():
-                fetch_stamps.mark_fetched(*stamp)
-                self.build()
+            if not self.fetch():
+                return
+            fetch_stamps.mark_fetched(*stamp)
+            built = self.build()
+        if built == _MISSING_CRATES:
+            # Right after a fetch of this very Cargo.lock: what is missing is not a crate the
+            # lock names, but something the build tried to download itself.
+            self.result.failure = (
+                "the build needed a download that `cargo fetch` had not made (see the log "
+                "above), and builds run with no network: a build script that downloads at "
+                "build time cannot work here; vendor what it downloads, or fetch it in a "
+                "custom image"
+            )
 
     def fetch(self) -> bool:
         """`cargo fetch --locked` with the network on; counts the crates it downloads."""

@@ -315,3 +315,20 @@ def test_registry_and_git_paths_bind_host_directories_instead_of_the_volume(
     assert result.crates_downloaded >= 10, "an empty host registry directory is a cold cache"
     assert len(list(registry.glob("cache/*/*.crate"))) == result.crates_downloaded
     assert git.is_dir()
+
+
+def test_a_build_that_misses_a_download_right_after_a_fetch_fails_saying_so(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("needs-network", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, X86_64, tmp_path / "state", lines=lines)
+
+    assert not result.succeeded
+    assert not result.fetch_skipped, "the fetch had just run: nothing to fetch again"
+    assert result.failure is not None
+    assert "needed a download that `cargo fetch` had not made" in result.failure
+    assert "no network" in result.failure
+    assert sum("fetching, building again" in line for line in lines) == 0
