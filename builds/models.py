@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
+from runtimes import vocabulary
 from runtimes.sources import redact_url
 
 
@@ -119,40 +120,17 @@ class Build(models.Model):
     one that xcargo could not run (no engine, timeout, worker lost) is failed.
     """
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "queued"
-        PREPARING_IMAGE = "preparing image", "preparing image"
-        FETCHING = "fetching", "fetching"
-        BUILDING = "building", "building"
-        COLLECTING = "collecting", "collecting"
-        AWAITING_APPROVAL = "awaiting approval", "awaiting approval"
-        FINISHED = "finished", "finished"
-        FAILED = "failed", "failed"
-        CANCELLED = "cancelled", "cancelled"
-
-    class ErrorKind(models.TextChoices):
-        NONE = "", "none"
-        COMPILE = "compile", "cargo failed"
-        USER = "user", "bad project or configuration"
-        IMAGE = "image", "image problem"
-        TIMEOUT = "timeout", "time limit"
-        MEMORY = "memory", "memory limit"
-        DISK = "disk", "disk limit"
-        ENGINE = "engine", "engine unavailable"
-        SOURCE = "source", "source could not be fetched"
-        WORKER_LOST = "worker lost", "worker lost"
-        QUEUE = "queue", "queue unavailable"
-        CANCELLED = "cancelled", "cancelled"
-        INTERNAL = "internal", "internal error"
-
-    RUNNING_STATES = (
-        State.PREPARING_IMAGE,
-        State.FETCHING,
-        State.BUILDING,
-        State.COLLECTING,
+    # Both lists come from runtimes.vocabulary, the one place they are defined.
+    State = models.TextChoices(
+        "State", [(state.upper().replace(" ", "_"), (state, state)) for state in vocabulary.STATES]
     )
-    ACTIVE_STATES = (State.QUEUED, State.AWAITING_APPROVAL, *RUNNING_STATES)
-    FINAL_STATES = (State.FINISHED, State.FAILED, State.CANCELLED)
+    ErrorKind = models.TextChoices(
+        "ErrorKind", [(kind.name, (kind.word, kind.label)) for kind in vocabulary.ERROR_KINDS]
+    )
+
+    RUNNING_STATES = vocabulary.RUNNING_STATES
+    ACTIVE_STATES = vocabulary.ACTIVE_STATES
+    FINAL_STATES = vocabulary.FINAL_STATES
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="builds")
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="builds")
@@ -206,7 +184,7 @@ class Build(models.Model):
             # build of a target on a host hold at a time.
             models.UniqueConstraint(
                 fields=["engine_host", "target"],
-                condition=Q(state__in=["preparing image", "fetching", "building", "collecting"]),
+                condition=Q(state__in=vocabulary.RUNNING_STATES),
                 name="one_running_build_per_target_and_host",
             )
         ]

@@ -24,7 +24,7 @@ from pathlib import Path
 from docker.errors import APIError, BuildError, ImageNotFound
 from docker.models.images import Image
 
-from runtimes import naming
+from runtimes import naming, vocabulary
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
 from runtimes.sandbox import run_command
@@ -37,7 +37,7 @@ DEBIAN_SUITE = "trixie"
 class BootstrapError(XcargoError):
     """A toolchain image could not be made."""
 
-    exit_code = 5
+    kind = vocabulary.IMAGE
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
-from runtimes import caches, host, naming
+from runtimes import caches, host, naming, vocabulary
 from runtimes.config import XcargoConfig, load_config
 from runtimes.cross_build import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -88,7 +88,7 @@ class XcargoGroup(click.Group):
             _fail(EngineUnavailable(f"lost the container engine: {error}", hint=ENGINE_HINT))
         except KeyboardInterrupt:
             err.print("interrupted: build containers were removed")
-            sys.exit(130)
+            sys.exit(vocabulary.CANCELLED_KIND.exit_code)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -187,7 +187,7 @@ def build(
     result = run_build(engine, request, _log_line())
     _report(result, time.monotonic() - started, release)
     if not result.succeeded:
-        sys.exit(1)
+        sys.exit(vocabulary.COMPILE.exit_code)
 
 
 def _report(result: BuildResult, seconds: float, release: bool) -> None:

@@ -41,9 +41,10 @@ from runtimes.sandbox import (
     with_private_cargo_home,
 )
 from runtimes.targets import validate_triple
+from runtimes.vocabulary import BUILDING, COLLECTING, FETCHING, PREPARING_IMAGE, Phase
 
 LineCallback = Callable[[str], None]
-PhaseCallback = Callable[[str], None]
+PhaseCallback = Callable[[Phase], None]
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
 _DOWNLOADED = re.compile(r"^\s*Downloaded \S+ v\S+")
@@ -53,12 +54,6 @@ _NO_STD = re.compile(r"can't find crate for `(std|core)`")
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
 _BUILT, _FAILED, _MISSING_CRATES = "built", "failed", "missing crates"
-
-# The phases a build reports through `on_phase`, in order.
-PREPARING_IMAGE = "preparing image"
-FETCHING = "fetching"
-BUILDING = "building"
-COLLECTING = "collecting"
 
 
 @dataclass(frozen=True)
@@ -139,7 +134,7 @@ def resolve_image(engine: Engine, request: BuildRequest) -> tuple[str, Image]:
         raise ImageMissing(f"image {reference} is not on the engine", hint=bootstrap_hint) from None
 
 
-def _ignore_phase(_phase: str) -> None:
+def _ignore_phase(_phase: Phase) -> None:
     return None
 
 
@@ -179,7 +174,7 @@ def run_build(
         volumes=volumes,
         target_seeded=seeded,
     )
-    result.phases["prepare"] = time.monotonic() - started
+    result.phases[PREPARING_IMAGE.timing] = time.monotonic() - started
     run = _Run(
         engine, request, image.id, result, on_line, on_phase, deadline=started + request.timeout
     )
@@ -295,7 +290,7 @@ class _Run:
         spec = self._spec("fetch", command, mounts, environment, network=True)
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(count, timeout=self._remaining())
-        self.result.phases["fetch"] = outcome.seconds
+        self.result.phases[FETCHING.timing] = outcome.seconds
         if outcome.exit_code != 0:
             self.result.exit_code = outcome.exit_code
             self.result.failure = "cargo fetch failed: dependencies could not be downloaded"
@@ -336,7 +331,7 @@ class _Run:
         )
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(route, timeout=self._remaining())
-            self.result.phases["build"] = outcome.seconds
+            self.result.phases[BUILDING.timing] = outcome.seconds
             self.result.exit_code = outcome.exit_code
             if outcome.exit_code != 0:
                 if findings.offline_miss:
@@ -358,7 +353,7 @@ class _Run:
             self.result.artifacts.append(
                 extract_single_file(phase.archive(container_path), destination)
             )
-        self.result.phases["collect"] = time.monotonic() - started
+        self.result.phases[COLLECTING.timing] = time.monotonic() - started
 
     def _spec(
         self,

@@ -1,17 +1,24 @@
 """The errors xcargo reports to people.
 
 Every error a user can cause or fix carries a `hint` that says what to do next, so the CLI and the
-server can show the same advice without knowing where the error came from. `exit_code` lets the
-CLI map each kind of failure to a status a script can rely on.
+server can show the same advice without knowing where the error came from. Its `kind` (one of
+`runtimes.vocabulary`'s error kinds) is what the server records and what gives the CLI the exit
+status a script can rely on.
 """
 
 from __future__ import annotations
 
+from runtimes import vocabulary
+from runtimes.vocabulary import ErrorKind
+
 
 class XcargoError(Exception):
-    """A failure a user can understand and act on (as opposed to a bug in xcargo)."""
+    """A failure a user can understand and act on (as opposed to a bug in xcargo); one that
+    names no narrower kind is the engine's doing (a container that could not be run, an
+    archive it returned wrong).
+    """
 
-    exit_code = 1
+    kind: ErrorKind = vocabulary.ENGINE
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -21,11 +28,15 @@ class XcargoError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
+    @property
+    def exit_code(self) -> int:
+        return self.kind.exit_code
+
 
 class UsageError(XcargoError):
     """Input that cannot be used as given: a bad flag, triple, path or image reference."""
 
-    exit_code = 2
+    kind = vocabulary.USER
 
 
 class ConfigError(UsageError):
@@ -52,4 +63,4 @@ class ConfigError(UsageError):
 class EngineUnavailable(XcargoError):
     """No container engine answers, or the one asked for is not the one found."""
 
-    exit_code = 3
+    kind = vocabulary.ENGINE

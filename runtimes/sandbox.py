@@ -24,7 +24,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
 
-from runtimes import naming
+from runtimes import naming, vocabulary
 from runtimes.disk_watch import DiskWatch
 from runtimes.engine import Engine
 from runtimes.errors import EngineUnavailable, XcargoError
@@ -54,27 +54,31 @@ _UNROTATED_LOG = {"max-size": "4g", "max-file": "1"}
 
 
 class BuildStopped(XcargoError):
-    """The engine stopped a build before cargo finished: timeout or memory."""
-
-    exit_code = 4
+    """The engine stopped a build before cargo finished: a limit it reached."""
 
 
 class BuildTimedOut(BuildStopped):
     """The build ran past its time limit."""
 
+    kind = vocabulary.TIMEOUT
+
 
 class BuildOutOfMemory(BuildStopped):
     """The build was killed at its memory limit."""
+
+    kind = vocabulary.MEMORY
 
 
 class BuildDiskFull(BuildStopped):
     """The build wrote more into its target cache than its disk limit."""
 
+    kind = vocabulary.DISK
+
 
 class BuildBusy(XcargoError):
     """A build of the same project and target is already running on this engine."""
 
-    exit_code = 4
+    kind = vocabulary.BUSY
 
 
 @dataclass(frozen=True)

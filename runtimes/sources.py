@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from runtimes import vocabulary
 from runtimes.errors import UsageError, XcargoError
 
 ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -33,6 +34,8 @@ _REF = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}\Z")
 
 class SourceError(XcargoError):
     """The source could not be fetched or checked out (a network or repository problem)."""
+
+    kind = vocabulary.SOURCE
 
 
 @dataclass(frozen=True)

@@ -27,49 +27,26 @@ from builds.services.builds import end_build, record_phase
 from builds.services.cache_lanes import target_lane
 from builds.services.engines import connect_host, record_build_usage
 from runtimes import host as host_facts
-from runtimes import naming
-from runtimes.bootstrap import BootstrapError
+from runtimes import naming, vocabulary
 from runtimes.config import load_config
 from runtimes.cross_build import BuildRequest, BuildResult, run_build
 from runtimes.engine import Engine
-from runtimes.errors import EngineUnavailable, UsageError, XcargoError
+from runtimes.errors import XcargoError
 from runtimes.project import CargoProject, locate_project
 from runtimes.sandbox import (
-    BuildDiskFull,
-    BuildOutOfMemory,
-    BuildTimedOut,
     Limits,
     stop_target_builds,
 )
 from runtimes.sources import (
     Checkout,
-    SourceError,
     checkout_git,
     copy_local,
     redact_url,
     validate_local_path,
 )
+from runtimes.vocabulary import BUILDING, ErrorKind, Phase
 
 logger = logging.getLogger(__name__)
-
-_PHASE_STATES = {
-    "preparing image": Build.State.PREPARING_IMAGE,
-    "fetching": Build.State.FETCHING,
-    "building": Build.State.BUILDING,
-    "collecting": Build.State.COLLECTING,
-}
-# Exceptions a build can end with, mapped to its error kind; the first match wins.
-_ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
-    (SoftTimeLimitExceeded, Build.ErrorKind.TIMEOUT),
-    (BuildTimedOut, Build.ErrorKind.TIMEOUT),
-    (BuildOutOfMemory, Build.ErrorKind.MEMORY),
-    (BuildDiskFull, Build.ErrorKind.DISK),
-    (EngineUnavailable, Build.ErrorKind.ENGINE),
-    (BootstrapError, Build.ErrorKind.IMAGE),
-    (SourceError, Build.ErrorKind.SOURCE),
-    (UsageError, Build.ErrorKind.USER),
-    (XcargoError, Build.ErrorKind.ENGINE),
-)
 
 
 class TargetBusy(Exception):
@@ -174,8 +151,8 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
     if lane:
         log.write(f"xcargo: {lane} is not a protected ref: it builds on a target cache of its own")
 
-    def on_phase(phase: str) -> None:
-        if log.cancelled.is_set() or not record_phase(build.pk, _PHASE_STATES[phase]):
+    def on_phase(phase: Phase) -> None:
+        if log.cancelled.is_set() or not record_phase(build.pk, phase.state):
             raise Cancelled
 
     result = run_build(engine, request, log.write, on_phase)
@@ -233,7 +210,8 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         log.write(f"xcargo: error: {result.failure}")
     kind = ""
     if not result.succeeded:
-        kind = Build.ErrorKind.COMPILE if "build" in result.phases else Build.ErrorKind.SOURCE
+        built = BUILDING.timing in result.phases
+        kind = (vocabulary.COMPILE if built else vocabulary.SOURCE).word
     return dict(
         state=Build.State.FINISHED,
         success=result.succeeded,
@@ -259,6 +237,14 @@ def _target_cache_of(result: BuildResult) -> dict[str, Any]:
     )
 
 
+def _kind_of(error: BaseException) -> ErrorKind:
+    if isinstance(error, XcargoError):
+        return error.kind
+    if isinstance(error, SoftTimeLimitExceeded):
+        return vocabulary.TIMEOUT
+    return vocabulary.INTERNAL
+
+
 def _ending_of_error(build: Build, error: BaseException, log: BuildLog) -> dict[str, Any]:
     if isinstance(error, Cancelled) or log.cancelled.is_set():
         state, kind = Build.State.CANCELLED, Build.ErrorKind.CANCELLED
@@ -266,10 +252,7 @@ def _ending_of_error(build: Build, error: BaseException, log: BuildLog) -> dict[
         message = requested.first() or "cancelled"
     else:
         state = Build.State.FAILED
-        kind = next(
-            (kind for kind_type, kind in _ERROR_KINDS if isinstance(error, kind_type)),
-            Build.ErrorKind.INTERNAL,
-        )
+        kind = _kind_of(error).word
         if isinstance(error, XcargoError):
             message = str(error)
         elif isinstance(error, SoftTimeLimitExceeded):
