@@ -10,25 +10,31 @@ import pytest
 
 from runtimes import caches, naming
 from runtimes.config import CacheConfig
+from runtimes.engine import Engine
 from tests.support import AARCH64
 
 pytestmark = pytest.mark.engine
 
 
-@pytest.fixture
-def project_volumes(docker_toolchains):
-    """Volumes of a made-up project, removed afterwards whatever the test did."""
-    engine = docker_toolchains
-    project = f"cache-test-{uuid.uuid4().hex[:8]}"
+def _ensure(engine: Engine, project: str, lane: str = "") -> caches.CacheVolumes:
+    """The volumes of a build of `project` for aarch64, on a made-up toolchain's CARGO_HOME."""
     image_id = engine.client.images.get(naming.toolchain_image(AARCH64)).id
-    volumes = caches.ensure_volumes(
+    return caches.ensure_volumes(
         engine,
         config=CacheConfig(),
         project=project,
         triple=AARCH64,
         image_id=image_id,
         toolchain="rustc-test",
+        lane=lane,
     )
+
+
+@pytest.fixture
+def project_volumes(docker_toolchains):
+    """Volumes of a made-up project, removed afterwards whatever the test did."""
+    engine = docker_toolchains
+    volumes = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
     yield engine, volumes
     for name in (volumes.target, volumes.cargo_home):
         for volume in engine.client.volumes.list(filters={"name": name}):
@@ -40,14 +46,7 @@ def test_volumes_are_created_once_and_labelled(project_volumes):
     labels = engine.client.volumes.get(volumes.target).attrs["Labels"]
     home_labels = engine.client.volumes.get(volumes.cargo_home).attrs["Labels"]
 
-    again = caches.ensure_volumes(
-        engine,
-        config=CacheConfig(),
-        project=labels[naming.LABEL_PROJECT],
-        triple=AARCH64,
-        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
-        toolchain="rustc-test",
-    )
+    again = _ensure(engine, labels[naming.LABEL_PROJECT])
 
     assert volumes.target_created and volumes.cargo_home_created
     assert not again.target_created and not again.cargo_home_created
@@ -66,14 +65,7 @@ def test_a_volume_the_engine_made_unlabelled_is_replaced_by_a_labelled_one(proje
         engine.client.volumes.get(name).remove()
         engine.client.volumes.create(name)  # what mounting a missing volume's name does
 
-    again = caches.ensure_volumes(
-        engine,
-        config=CacheConfig(),
-        project=project,
-        triple=AARCH64,
-        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
-        toolchain="rustc-test",
-    )
+    again = _ensure(engine, project)
 
     assert again.cargo_home_created and again.cargo_home_generation
     labels = engine.client.volumes.get(again.cargo_home).attrs["Labels"]
@@ -86,15 +78,7 @@ def test_a_target_cache_of_an_unprotected_ref_is_its_own_and_names_the_protected
     engine, volumes = project_volumes
     project = engine.client.volumes.get(volumes.target).attrs["Labels"][naming.LABEL_PROJECT]
 
-    lane = caches.ensure_volumes(
-        engine,
-        config=CacheConfig(),
-        project=project,
-        triple=AARCH64,
-        image_id=engine.client.images.get(naming.toolchain_image(AARCH64)).id,
-        toolchain="rustc-test",
-        lane="feature/x",
-    )
+    lane = _ensure(engine, project, lane="feature/x")
     try:
         assert lane.target != volumes.target and lane.target_created
         assert lane.protected_target == volumes.target and not lane.protected
