@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +73,8 @@ class BuildRequest:
     bootstrap_missing: bool = False
     # An unprotected ref, which builds on a target cache of its own; "" the protected one.
     target_lane: str = ""
+    # More labels of the build's containers (LABEL_* suffixes): the server's build id.
+    container_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def profile_dir(self) -> str:
@@ -375,7 +377,11 @@ class _Run:
             mounts=mounts,
             environment=environment,
             labels=naming.managed_labels(
-                naming.KIND_BUILD, project=project, target=triple, phase=phase
+                naming.KIND_BUILD,
+                project=project,
+                target=triple,
+                phase=phase,
+                **self.request.container_labels,
             ),
             limits=self.request.limits,
             network=network,

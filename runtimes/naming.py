@@ -22,6 +22,8 @@ LABEL_SOURCE = f"{LABEL_PREFIX}source"
 LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
 LABEL_GENERATION = f"{LABEL_PREFIX}generation"
 LABEL_LANE = f"{LABEL_PREFIX}lane"
+# The server's build id on each of its build containers, for cleaning up after a dead worker.
+LABEL_BUILD = f"{LABEL_PREFIX}build"
 
 KIND_CARGO_HOME = "cargo-home"
 KIND_TARGET = "target"

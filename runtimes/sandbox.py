@@ -315,6 +315,20 @@ def stop_target_builds(engine: Engine, *, project: str, target: str, remove: boo
     return len(containers)
 
 
+def containers_of_builds(engine: Engine) -> dict[str, list[Container]]:
+    """The build containers on the engine that carry a build id (the server's), by that id."""
+    filters = {"label": [f"{naming.LABEL_KIND}={naming.KIND_BUILD}", naming.LABEL_BUILD]}
+    found: dict[str, list[Container]] = {}
+    for container in engine.client.containers.list(all=True, filters=filters):
+        found.setdefault(container.labels.get(naming.LABEL_BUILD, ""), []).append(container)
+    return found
+
+
+def remove_container(container: Container) -> None:
+    """Kill and remove `container`, whatever state it is in."""
+    _kill_and_remove(container)
+
+
 def _kill_and_remove(container: Container) -> None:
     """Best effort on the way out: an engine that is gone cannot remove anything, and the
     next build of the same name removes the leftover (or reports it still running).

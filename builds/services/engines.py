@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from builds.models import CacheVolume, EngineHost, Image, Project
+from builds.models import Build, CacheVolume, EngineHost, Image, Project
 from runtimes import caches, doctor, naming
 from runtimes.cross_build import BuildResult
 from runtimes.engine import Engine, connect
 from runtimes.errors import UsageError
 from runtimes.images import toolchain_images
 from runtimes.references import parse_image_reference
+from runtimes.sandbox import containers_of_builds, remove_container
 
 QUEUE_PREFIX = "xcargo.builds."
 
@@ -153,3 +154,25 @@ def _parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def remove_ended_build_containers(engine: Engine) -> list[int]:
+    """Remove the build containers of builds that have ended (a worker that died left them
+    running or stopped); returns those builds' ids. A container of a build still running
+    elsewhere is kept; one whose build is no longer known is removed.
+    """
+    leftovers = {
+        int(build_id): containers
+        for build_id, containers in containers_of_builds(engine).items()
+        if build_id.isdigit()
+    }
+    running = set(
+        Build.objects.filter(pk__in=leftovers, state__in=Build.ACTIVE_STATES).values_list(
+            "pk", flat=True
+        )
+    )
+    ended = sorted(set(leftovers) - running)
+    for build_id in ended:
+        for container in leftovers[build_id]:
+            remove_container(container)
+    return ended

@@ -146,6 +146,7 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         output_dir=workspace.outputs(build),
         bootstrap_missing=True,
         target_lane=lane,
+        container_labels={"build": str(build.pk)},
         limits=Limits(disk=build.target.disk_limit or settings.XCARGO_BUILD_DISK_LIMIT),
     )
     if lane:

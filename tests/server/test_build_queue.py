@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from builds.models import Build, LogChunk
 from builds.services.builds import end_abandoned_builds
 from builds.services.projects import create_project
+from runtimes import naming
 from runtimes.engine import Engine
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64, WorkerProcess
@@ -208,8 +209,10 @@ def test_a_killed_worker_ends_its_build_as_worker_lost_and_the_next_build_recove
     assert lost["state"] == "failed"
     assert lost["error_kind"] == "worker lost"
     assert "stopped answering" in lost["error_message"]
-    # The dead worker's container is still there; the next build of the target removes it.
-    assert _build_containers(docker_engine, "slow-build") != []
+    # The dead worker's container is still there, labelled with its build, which the next
+    # worker to start (or the next build of the target) removes.
+    left = _build_containers(docker_engine, "slow-build")
+    assert [container.labels[naming.LABEL_BUILD] for container in left] == [str(build["id"])]
     retry = wait_for(
         api_client, trigger(api_client, slow.slug)["id"], until=lambda b: b["state"] == "building"
     )

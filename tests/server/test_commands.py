@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from io import StringIO
@@ -12,10 +13,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from docker.errors import NotFound
 
-from builds.models import ApiToken, EngineHost, Project
+from builds.models import ApiToken, Build, EngineHost, Project
 from builds.services.tokens import TOKEN_PREFIX, user_for_token
-from tests.conftest import FIXTURES
+from runtimes import naming
+from runtimes.engine import Engine
+from tests.conftest import DOCKER_URL, FIXTURES
 from tests.server.conftest import AARCH64
 
 
@@ -189,3 +193,49 @@ def test_a_worker_concurrency_outside_1_to_64_is_refused_before_anything_is_regi
     assert "between 1 and 64" in str(refused.value)
     assert not EngineHost.objects.filter(name="refused").exists()
     assert no_exec == []
+
+
+class _Exec(Exception):
+    """Where the worker command would become the Celery worker."""
+
+
+@pytest.mark.engine
+def test_a_starting_worker_removes_the_containers_that_ended_builds_left_and_says_so(
+    hello_project: Project, docker_toolchains: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = docker_toolchains
+    other = EngineHost.objects.create(name="crashed", queue="xcargo.builds.crashed-test")
+    target = hello_project.targets.get(triple=AARCH64)
+    ended, running = (
+        Build.objects.create(project=hello_project, target=target, engine_host=other, state=state)
+        for state in (Build.State.FAILED, Build.State.BUILDING)
+    )
+    containers = {
+        build.pk: engine.client.containers.run(
+            naming.toolchain_image(AARCH64),
+            ["sleep", "300"],
+            labels=naming.managed_labels(
+                naming.KIND_BUILD, project="leftover", target=AARCH64, build=str(build.pk)
+            ),
+            network_mode="none",
+            detach=True,
+        )
+        for build in (ended, running)
+    }
+
+    def exec_celery(path: str, arguments: list[str]) -> None:
+        raise _Exec(arguments)
+
+    monkeypatch.setattr(os, "execv", exec_celery)
+    stderr = StringIO()
+    try:
+        with pytest.raises(_Exec):
+            call_command("worker", "--host", "leftovers", "--engine-url", DOCKER_URL, stderr=stderr)
+        names = {container.name for container in engine.client.containers.list(all=True)}
+        assert containers[ended.pk].name not in names, "the ended build's container is gone"
+        assert containers[running.pk].name in names, "a running build's container is kept"
+        assert f"left behind: #{ended.pk}" in stderr.getvalue()
+    finally:
+        for container in containers.values():
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)

@@ -14,7 +14,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from builds.models import EngineHost
-from builds.services.engines import connect_host, refresh_host, register_host
+from builds.services.engines import (
+    connect_host,
+    refresh_host,
+    register_host,
+    remove_ended_build_containers,
+)
 from runtimes.errors import XcargoError
 
 
@@ -51,8 +56,12 @@ class Command(BaseCommand):
                 ),
                 engine,
             )
+            removed = remove_ended_build_containers(engine)
         except XcargoError as error:
             raise CommandError(str(error)) from error
+        if removed:
+            builds = ", ".join(f"#{build_id}" for build_id in removed)
+            self.stderr.write(f"removed the containers that ended builds left behind: {builds}")
         self.stderr.write(
             f"worker for engine host {host!r}: {engine_host.kind} {engine_host.version}, "
             f"queue {engine_host.queue}, {concurrency} build(s) at once"
