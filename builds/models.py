@@ -144,6 +144,9 @@ class Build(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     task_id = models.CharField(max_length=50, blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="when its task was last seen on the queue"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

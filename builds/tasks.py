@@ -18,26 +18,32 @@ logger = logging.getLogger(__name__)
 # cleanly), leaving time for the source checkout, an image bootstrap and the artifacts.
 _SOFT_LIMIT = settings.XCARGO_BUILD_TIMEOUT + 20 * 60
 _HARD_LIMIT = _SOFT_LIMIT + 60
-_BUSY_RETRY_SECONDS = 3
 
 
-@shared_task(
-    bind=True,
-    soft_time_limit=_SOFT_LIMIT,
-    time_limit=_HARD_LIMIT,
-    max_retries=None,
-    acks_late=False,
-)
-def run_build(self, build_id: int) -> None:
-    """Run one build; while another build of its target runs on this host, wait (retry).
-    Afterwards the host's cache sizes are measured again, for the caches page.
+@shared_task(soft_time_limit=_SOFT_LIMIT, time_limit=_HARD_LIMIT, acks_late=False)
+def run_build(build_id: int) -> None:
+    """Run one build. While another build of its target runs on this host, it stays queued
+    and is sent again when that one ends (not retried here: a retry is a message the worker
+    holds unacknowledged for seconds, and kombu's worker dies when Redis restarts while it
+    holds one). Afterwards the host's cache sizes are measured again, for the caches page.
     """
     try:
         host = runner.execute_build(build_id)
-    except runner.TargetBusy as busy:
-        raise self.retry(countdown=_BUSY_RETRY_SECONDS, exc=busy) from None
+    except runner.TargetBusy:
+        builds.mark_sent(build_id)
+        logger.info("build %s waits for the build of its target that runs now", build_id)
+        return
+    builds.send_next_of_target(build_id)
     if host is not None:
         measure_cache_volumes.apply_async(args=[host.pk], queue=host.queue, expires=120)
+
+
+@shared_task
+def resend_stalled_builds() -> int:
+    sent = builds.resend_stalled_builds()
+    if sent:
+        logger.warning("sent %d queued build(s) again, whose task had left the queue", len(sent))
+    return len(sent)
 
 
 @shared_task

@@ -65,10 +65,12 @@ redis_server() {
         return
     fi
     log "starting redis-server on 127.0.0.1:6379 (log: var/redis.log)"
-    # Snapshots go to var/ when they can; one that fails (var/ removed under a running
-    # Redis) must not stop the queue taking builds, hence stop-writes-on-bgsave-error no.
+    # Queued builds survive a restart: every write goes to an append-only file in var/ (and
+    # snapshots when they can; one that fails, var/ removed under a running Redis, must not
+    # stop the queue taking builds, hence stop-writes-on-bgsave-error no).
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
-        --dir "$PWD/var" --logfile "$PWD/var/redis.log" --stop-writes-on-bgsave-error no
+        --dir "$PWD/var" --logfile "$PWD/var/redis.log" --stop-writes-on-bgsave-error no \
+        --appendonly yes --appendfsync everysec
     for _ in $(seq 1 50); do
         redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return
         sleep 0.2

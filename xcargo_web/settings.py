@@ -139,9 +139,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "xcargo.maintenance"
 CELERY_BEAT_SCHEDULE = {
     "end-abandoned-builds": {"task": "builds.tasks.end_abandoned_builds", "schedule": 30.0},
+    "resend-stalled-builds": {"task": "builds.tasks.resend_stalled_builds", "schedule": 30.0},
     "refresh-engine-hosts": {"task": "builds.tasks.refresh_engine_hosts", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# A queued build whose task has not been seen on the queue for this long is sent again.
+XCARGO_QUEUE_RESEND_AFTER = int(os.environ.get("XCARGO_QUEUE_RESEND_AFTER", "120"))
 
 # Builds.
 # What one build may hold in its target cache, unless its target sets its own (binary units).

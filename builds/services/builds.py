@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -78,17 +78,73 @@ def choose_engine_host(target: Target) -> EngineHost:
     return host
 
 
+def _publish(build: Build) -> None:
+    """Hand the build's task to its host's queue; raises when the broker does not answer."""
+    celery_app.send_task(
+        RUN_BUILD_TASK,
+        args=[build.pk],
+        queue=build.engine_host.queue,
+        task_id=build.task_id,
+        retry=True,
+        retry_policy=_PUBLISH_RETRY,
+    )
+    mark_sent(build.pk)
+
+
+def mark_sent(build_id: int) -> None:
+    """Note that the build's task is on the queue now (published, or retried by a worker
+    while its target is busy), so that it is not sent again for a while.
+    """
+    Build.objects.filter(pk=build_id, state=Build.State.QUEUED).update(sent_at=timezone.now())
+
+
+def send_next_of_target(build_id: int) -> int | None:
+    """After build `build_id` ended, send the oldest build of its target still queued on its
+    host (it found the target busy and waits); its id, or None when none waits.
+    """
+    ended = Build.objects.filter(pk=build_id).values("target_id", "engine_host_id").first()
+    if ended is None:
+        return None
+    waiting = (
+        Build.objects.filter(state=Build.State.QUEUED, **ended)
+        .select_related("engine_host")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if waiting is None:
+        return None
+    try:
+        _publish(waiting)
+    except (OperationalError, OSError) as error:
+        logger.warning("build %s could not be sent: %s; it is sent again later", waiting.pk, error)
+    return waiting.pk
+
+
+def resend_stalled_builds() -> list[int]:
+    """Send again the queued builds whose task has not been seen on the queue for
+    XCARGO_QUEUE_RESEND_AFTER seconds: the database is the truth about builds, and a broker
+    that lost its messages (restarted without saving them) must not leave any queued for
+    good. A second message for the same build is harmless: only one claim can win.
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.XCARGO_QUEUE_RESEND_AFTER)
+    stalled = Build.objects.filter(state=Build.State.QUEUED, engine_host__enabled=True).filter(
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
+    )
+    sent = []
+    for build in stalled.select_related("engine_host"):
+        try:
+            _publish(build)
+        except (OperationalError, OSError) as error:
+            logger.warning("build %s could not be sent again: %s", build.pk, error)
+            break  # the broker does not answer: the next round tries again
+        sent.append(build.pk)
+    return sent
+
+
 def _enqueue(build: Build) -> None:
     """Publish the build to its host's queue; a broker that does not answer fails the build."""
     try:
-        celery_app.send_task(
-            RUN_BUILD_TASK,
-            args=[build.pk],
-            queue=build.engine_host.queue,
-            task_id=build.task_id,
-            retry=True,
-            retry_policy=_PUBLISH_RETRY,
-        )
+        _publish(build)
     except (OperationalError, OSError) as error:
         logger.warning("build %s could not be queued: %s", build.pk, error)
         end_build(

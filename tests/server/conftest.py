@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,17 @@ class WorkerProcess:
     environment: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    queue: str = ""
+    node: str = HOST_NAME
 
     def start(self) -> None:
         # Open before the worker starts, so "ready" below is this start's and not the last's.
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         command = [
             sys.executable, "-m", "celery", "-A", "xcargo_web", "worker",
-            "--queues", f"{celery_queue()},xcargo.maintenance", "--concurrency", "2",
-            "--hostname", f"{HOST_NAME}@%h", "--loglevel", "INFO", "--without-mingle",
+            "--queues", f"{self.queue or celery_queue()},xcargo.maintenance",
+            "--concurrency", "2", "--hostname", f"{self.node}@%h", "--loglevel", "INFO",
+            "--without-mingle",
             "--without-gossip",
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
@@ -96,11 +100,31 @@ class WorkerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Publish to `url` for a while: Celery keeps a connection pool per broker URL, so the
+    pools are dropped on the way in and out, and the URL restored."""
+    previous = celery_app.conf.broker_url
+
+    def reset() -> None:
+        celery_app._pool = None
+        if "amqp" in celery_app.__dict__:
+            celery_app.amqp._producer_pool = None
+
+    celery_app.conf.broker_url = url
+    reset()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = previous
+        reset()
+
+
 def celery_queue() -> str:
     return f"xcargo.builds.{HOST_NAME}"
 
 
-def _database_url() -> str:
+def database_url_of_test_db() -> str:
     """The test database as a URL, for the worker process to open the same one."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -167,7 +191,7 @@ def celery_worker(
 ) -> Iterator[WorkerProcess]:
     """A real `celery worker` process serving the test engine host's queue."""
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        database_url = database_url_of_test_db()
     work_dir = tmp_path_factory.mktemp("worker")
     environment = {
         **os.environ,

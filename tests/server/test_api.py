@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,8 @@ from builds.services.engines import queue_name
 from builds.services.projects import create_project
 from builds.services.tokens import issue_token, revoke_token
 from tests.conftest import FIXTURES
-from tests.server.conftest import AARCH64
+from tests.server.conftest import AARCH64, broker_at
 from tests.server.factories import add_artifact, add_log
-from xcargo_web.celery import app as celery_app
 
 ARMV7 = "armv7-unknown-linux-gnueabihf"
 GIT_URL = "https://ci-bot:s3cr3t-t0ken@git.example.com/team/firmware.git"
@@ -155,26 +152,6 @@ def endpoints(world: World) -> list[tuple[str, str]]:
         ("get", "/api/openapi.json"),
         ("get", "/api/docs"),
     ]
-
-
-@contextmanager
-def broker_at(url: str) -> Iterator[None]:
-    """Publish to `url` for a while: Celery keeps a connection pool per broker URL, so the
-    pools are dropped on the way in and out, and the URL restored."""
-    previous = celery_app.conf.broker_url
-
-    def reset() -> None:
-        celery_app._pool = None
-        if "amqp" in celery_app.__dict__:
-            celery_app.amqp._producer_pool = None
-
-    celery_app.conf.broker_url = url
-    reset()
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url = previous
-        reset()
 
 
 def assert_refusal(response: Any, status: int | tuple[int, ...]) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from django.test import Client
 from docker.models.containers import Container
 
 from builds.models import Build, LogChunk
-from builds.services.builds import end_abandoned_builds
+from builds.services.builds import end_abandoned_builds, resend_stalled_builds
 from builds.services.projects import create_project
 from runtimes import naming
 from runtimes.engine import Engine
@@ -269,3 +270,20 @@ def test_a_build_past_its_targets_disk_limit_fails_with_the_limit_named(
     assert body["target_cache_protected"] is None, "it never got to record a cache"
     page = _signed_in(user).get(f"/builds/{body['id']}/").content.decode()
     assert "disk limit" in page and "past its disk limit of 100m" in page
+
+
+def test_a_queued_build_whose_task_the_queue_lost_is_sent_again_and_runs(
+    api_client, user, hello_project, engine_host, celery_worker, settings
+):
+    settings.XCARGO_QUEUE_RESEND_AFTER = 0
+    target = hello_project.targets.get(triple=AARCH64)
+    # Accepted (in the database) while its message never reached Redis, or Redis lost it.
+    lost = Build.objects.create(
+        project=hello_project, target=target, engine_host=engine_host, task_id=uuid.uuid4().hex
+    )
+
+    assert resend_stalled_builds() == [lost.pk]
+    body = wait_for(api_client, lost.pk, until=finished)
+
+    assert body["state"] == "finished" and body["success"] is True, celery_worker.log_tail()
+    assert resend_stalled_builds() == [], "an ended build is never sent again"
