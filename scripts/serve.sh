@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and start the whole server on this machine: the web (gunicorn), the build worker for
 # the local engine (celery worker) and the periodic tasks (celery beat), on SQLite and a local
-# Redis. Ctrl-C stops all three. Logs of the worker and beat: var/log/.
+# Redis, under supervisord (deploy/supervisord.conf), which restarts a part that dies. Ctrl-C
+# or SIGTERM stops all three. Logs: var/log/ (or XCARGO_LOG_DIR).
 #
 # Environment: XCARGO_BIND (default 127.0.0.1:8000); DATABASE_URL, CELERY_BROKER_URL and the
 # other settings of xcargo_web/settings.py.
@@ -18,25 +19,12 @@ $VENV/python manage.py migrate --noinput
 $VENV/python manage.py collectstatic --noinput --verbosity 0
 $VENV/python manage.py prepare_server
 
-mkdir -p var/log
-children=()
-stop_children() {
-    [ "${#children[@]}" -gt 0 ] && kill "${children[@]}" 2>/dev/null
-    wait
-}
-trap stop_children EXIT
-trap 'exit 0' INT TERM
-$VENV/python manage.py worker >>var/log/worker.log 2>&1 &
-children+=($!)
-$VENV/celery -A xcargo_web beat --loglevel INFO >>var/log/beat.log 2>&1 &
-children+=($!)
-
+export XCARGO_BIND=$BIND
+export XCARGO_LOG_DIR=${XCARGO_LOG_DIR:-${XCARGO_VAR_DIR:-$PWD/var}/log}
+mkdir -p "$XCARGO_LOG_DIR"
 printf '\n  xcargo-web is starting at http://%s/\n' "$BIND"
-printf '  sign in as "admin"; the password is in var/admin-password\n\n'
-$VENV/gunicorn xcargo_web.wsgi:application --bind "$BIND" --workers 2 --threads 4 \
-    --access-logfile - &
-children+=($!)
-status=0
-wait -n || status=$?
-echo "xcargo-web: a part of the server stopped (see var/log/); stopping the rest" >&2
-exit "$status"
+printf '  sign in as "admin"; the password is in var/admin-password\n'
+printf '  logs: %s/ (web, worker, beat, supervisord)\n\n' "$XCARGO_LOG_DIR"
+# supervisord runs the web, the worker and beat, restarts whichever dies, and stops them all
+# (with their children) on Ctrl-C or SIGTERM: deploy/supervisord.conf.
+exec $VENV/supervisord --configuration deploy/supervisord.conf

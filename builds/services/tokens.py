@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +21,18 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_user(*, username: str) -> AbstractBaseUser:
+    """The user `username`, made when missing as an account for scripts: no password to sign
+    in with, no staff rights, only what its API token allows.
+    """
+    model = get_user_model()
+    user, created = model.objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
 
 
 @transaction.atomic

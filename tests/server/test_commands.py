@@ -72,8 +72,25 @@ def test_api_token_for_an_unknown_user_is_an_error_naming_the_user(db: None) -> 
     with pytest.raises(CommandError) as refused:
         run("api_token", "nobody")
     assert "'nobody'" in str(refused.value)
-    assert "createsuperuser" in str(refused.value)
+    assert "--create" in str(refused.value)
     assert not ApiToken.objects.exists()
+
+
+def test_api_token_create_makes_a_user_for_scripts_once(db: None) -> None:
+    token, stderr = run("api_token", "--create", "ci")
+    again, second = run("api_token", "--create", "ci")
+
+    ci = User.objects.get(username="ci")
+    assert "made the user 'ci'" in stderr and second == ""
+    assert user_for_token(token.strip()) is None, "the second token replaced the first"
+    assert user_for_token(again.strip()) == ci
+    assert not ci.has_usable_password() and not ci.is_staff
+
+
+def test_api_token_create_never_makes_a_user_to_revoke(db: None) -> None:
+    with pytest.raises(CommandError):
+        run("api_token", "--create", "--revoke", "ghost")
+    assert not User.objects.filter(username="ghost").exists()
 
 
 # --- prepare_server
