@@ -5,11 +5,12 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap git \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY runtimes runtimes
 COPY builds builds
 COPY xcargo_web xcargo_web
 COPY templates templates
 COPY manage.py ./
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
+ && pip install --no-cache-dir --no-deps .
 ENV XCARGO_VAR_DIR=/var/lib/xcargo

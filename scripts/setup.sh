@@ -39,8 +39,10 @@ python_env() {
         log "creating .venv"
         python3 -m venv .venv
     fi
-    # Re-installing is cheap when nothing changed, and picks up new dependencies.
-    .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+    # The locked versions, each checked against its hash (requirements.lock, made by uv from
+    # pyproject.toml), then the project itself. Cheap when nothing changed.
+    .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
 }
 
 docker_engine() {
