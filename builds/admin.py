@@ -339,6 +339,8 @@ class BuildAdmin(ReadOnlyAdmin):
                     "fetch_skipped",
                     "crates_downloaded",
                     "image",
+                    "image_source",
+                    "image_reason",
                     "image_digest",
                     "rustc_version",
                     "target_cache",

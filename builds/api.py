@@ -181,6 +181,8 @@ class BuildOut(Schema):
     fetch_skipped: bool
     crates_downloaded: int
     image: str
+    image_source: str = Field(description="named (with the build), xcargo.toml, or toolchain")
+    image_reason: str = Field(description="why this image, in words")
     image_digest: str
     rustc_version: str
     target_cache: str = Field(description="the target volume the build wrote")

@@ -156,6 +156,10 @@ class Build(models.Model):
     fetch_skipped = models.BooleanField(default=False)
     crates_downloaded = models.PositiveIntegerField(default=0)
     image = models.CharField(max_length=300, blank=True)
+    image_source = models.CharField(
+        max_length=20, blank=True, help_text="where the image choice came from"
+    )
+    image_reason = models.CharField(max_length=300, blank=True, help_text="why this image")
     image_digest = models.CharField(max_length=300, blank=True)
     rustc_version = models.CharField(max_length=100, blank=True)
     target_cache = models.CharField(max_length=255, blank=True, help_text="its target volume")

@@ -176,6 +176,7 @@ def build(
         config=config,
         release=release,
         image=container_image,
+        image_named_by="--container-image",
         timeout=timeout,
         limits=Limits(memory=memory, disk=disk_limit),
         state_dir=host.state_dir(),
@@ -198,7 +199,7 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
     _say(f"built {result.triple} ({profile}) in {seconds:.2f} s")
     err.print(
         f"  image: {escape(result.image)} ({escape(result.image_digest)}), "
-        f"rustc {escape(result.rustc_version)}"
+        f"rustc {escape(result.rustc_version)}; {escape(result.image_reason)}"
     )
     phases = [f"{name} {value:.2f} s" for name, value in result.phases.items()]
     if result.fetch_skipped:

@@ -27,7 +27,7 @@ from runtimes.artifacts import (
 from runtimes.bootstrap import BootstrapError, bootstrap, rustc_version
 from runtimes.config import XcargoConfig
 from runtimes.engine import Engine
-from runtimes.errors import UsageError
+from runtimes.image_choice import ImageChoice, choose_image
 from runtimes.project import CargoProject
 from runtimes.sandbox import (
     CA_BUNDLE_PATH,
@@ -63,6 +63,8 @@ class BuildRequest:
     config: XcargoConfig
     release: bool = False
     image: str | None = None
+    # How `image` was named, for the reason the build records ("--container-image").
+    image_named_by: str = ""
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     limits: Limits = field(default_factory=Limits)
     state_dir: Path = Path(".")
@@ -85,6 +87,8 @@ class BuildRequest:
 class BuildResult:
     triple: str
     image: str
+    image_source: str
+    image_reason: str
     image_id: str
     image_digest: str
     rustc_version: str
@@ -107,33 +111,20 @@ class ImageMissing(BootstrapError):
     """The image a build needs is not on the engine."""
 
 
-def resolve_image(engine: Engine, request: BuildRequest) -> tuple[str, Image]:
-    """Which image builds this target: the --container-image flag, xcargo.toml, then the
-    bootstrapped toolchain image. Images are never pulled implicitly: xcargo does not reach
-    out to a registry the user did not choose.
+def resolve_image(engine: Engine, choice: ImageChoice, triple: str) -> Image:
+    """The chosen image on the engine. Images are never pulled implicitly: xcargo does not
+    reach out to a registry the user did not choose.
     """
-    target_config = request.config.for_target(request.triple)
-    if request.image:
-        reference = request.image
-    elif target_config.image is not None:
-        reference = target_config.image.canonical
-    elif target_config.dockerfile is not None:
-        raise UsageError(
-            f"targets.{request.triple}.container.dockerfile is set, but custom Dockerfiles "
-            "are not supported yet",
-            hint="build the image yourself and set `image`, or pass --container-image",
-        )
-    else:
-        reference = naming.toolchain_image(request.triple)
     try:
-        return reference, engine.client.images.get(reference)
+        return engine.client.images.get(choice.reference)
     except ImageNotFound:
-        bootstrap_hint = (
-            f"run `xcargo images bootstrap --target {request.triple}`"
-            if reference == naming.toolchain_image(request.triple)
+        reference = choice.reference
+        hint = (
+            f"run `xcargo images bootstrap --target {triple}`"
+            if choice.makeable
             else f"load or pull {reference} into the engine first (`docker pull {reference}`)"
         )
-        raise ImageMissing(f"image {reference} is not on the engine", hint=bootstrap_hint) from None
+        raise ImageMissing(f"image {reference} is not on the engine", hint=hint) from None
 
 
 def _ignore_phase(_phase: Phase) -> None:
@@ -154,7 +145,11 @@ def run_build(
     lockfile = request.project.require_lockfile()
     started = time.monotonic()
     on_phase(PREPARING_IMAGE)
-    reference, image = _image_for(engine, request, on_line)
+    choice = choose_image(
+        request.triple, request.config, named=request.image, named_by=request.image_named_by
+    )
+    on_line(f"xcargo: image {choice.reference}: {choice.reason}")
+    image = _image_for(engine, request, choice, on_line)
     rustc = image.labels.get(naming.LABEL_RUSTC) or rustc_version(engine, image.id)
     toolchain = naming.toolchain_key(image.labels.get(naming.LABEL_RUSTC), image.id)
     volumes = caches.ensure_volumes(
@@ -169,7 +164,9 @@ def run_build(
     seeded = _seed_lane(engine, volumes, image.id, on_line)
     result = BuildResult(
         triple=request.triple,
-        image=reference,
+        image=choice.reference,
+        image_source=choice.source,
+        image_reason=choice.reason,
         image_id=image.id,
         image_digest=(image.attrs.get("RepoDigests") or [image.id])[0],
         rustc_version=rustc,
@@ -208,19 +205,20 @@ def _seed_lane(
     return True
 
 
-def _image_for(engine: Engine, request: BuildRequest, on_line: LineCallback) -> tuple[str, Image]:
+def _image_for(
+    engine: Engine, request: BuildRequest, choice: ImageChoice, on_line: LineCallback
+) -> Image:
     """The build's image, made first when it is a missing toolchain image and the request
-    allows it; an image the user named is never made or pulled.
+    allows it; an image someone named is never made or pulled.
     """
     try:
-        return resolve_image(engine, request)
+        return resolve_image(engine, choice, request.triple)
     except ImageMissing:
-        named = request.image or request.config.for_target(request.triple).image
-        if named or not request.bootstrap_missing:
+        if not (choice.makeable and request.bootstrap_missing):
             raise
     on_line(f"xcargo: no toolchain image for {request.triple} yet: making it (once, minutes)")
     bootstrap(engine, [request.triple], on_line=on_line)
-    return resolve_image(engine, request)
+    return resolve_image(engine, choice, request.triple)
 
 
 @dataclass

@@ -184,6 +184,7 @@ def test_build_prints_artifacts_as_sha256sum_lines_and_writes_them_where_cargo_w
     assert second.stdout == first.stdout
     assert "fetch skipped" in second.stderr
     assert "registry warm (0 crates downloaded)" in second.stderr
+    assert f"the toolchain image for {AARCH64} (nothing named another)" in second.stderr
 
 
 @pytest.mark.engine

@@ -74,6 +74,8 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     assert body["exit_code"] == 0
     assert set(body["phases"]) >= {"prepare", "build", "collect"}
     assert body["image"] == f"localhost/xcargo/toolchain:{AARCH64}"
+    assert body["image_source"] == "toolchain"
+    assert body["image_reason"] == f"the toolchain image for {AARCH64} (nothing named another)"
     assert body["rustc_version"]
     assert body["engine_host"] == engine_host.name
     assert body["triggered_by"] == "ada"
@@ -93,6 +95,7 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     assert "finished" in page
     assert artifact["sha256"] in page
     assert "xcargo: finished: hello-cross" in page
+    assert f"(the toolchain image for {AARCH64} (nothing named another))" in page
 
     log = api_client.get(f"/api/builds/{queued['id']}/log").json()
     assert log["finished"] is True

@@ -1,0 +1,57 @@
+"""Which image a build uses, decided once: what was chosen, where it came from and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtimes import image_choice, naming
+from runtimes.config import load_config
+from runtimes.errors import UsageError
+
+AARCH64 = "aarch64-unknown-linux-gnu"
+
+
+def _config(tmp_path: Path, text: str = ""):
+    (tmp_path / "xcargo.toml").write_text(text)
+    return load_config(tmp_path)
+
+
+def test_nothing_named_gives_the_bootstrapped_toolchain_image_which_xcargo_may_make(tmp_path):
+    choice = image_choice.choose_image(AARCH64, _config(tmp_path))
+
+    assert choice.reference == naming.toolchain_image(AARCH64)
+    assert choice.source == image_choice.TOOLCHAIN and choice.makeable
+    assert AARCH64 in choice.reason
+
+
+def test_xcargo_toml_names_the_image_of_a_target(tmp_path):
+    config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
+
+    choice = image_choice.choose_image(AARCH64, config)
+
+    assert choice.reference == "docker.io/library/debian:bookworm"
+    assert choice.source == image_choice.CONFIG and not choice.makeable
+    assert "xcargo.toml" in choice.reason
+
+
+def test_an_image_named_with_the_build_wins_and_says_how_it_was_named(tmp_path):
+    config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
+
+    choice = image_choice.choose_image(
+        AARCH64, config, named="localhost/mine:1", named_by="--container-image"
+    )
+
+    assert (choice.reference, choice.source) == ("localhost/mine:1", image_choice.NAMED)
+    assert choice.reason == "named by --container-image" and not choice.makeable
+
+
+def test_a_custom_dockerfile_is_refused_until_it_is_supported(tmp_path):
+    (tmp_path / "Dockerfile.cross").write_text("FROM scratch\n")
+    config = _config(
+        tmp_path, f'[targets."{AARCH64}".container]\ndockerfile = "Dockerfile.cross"\n'
+    )
+
+    with pytest.raises(UsageError, match="custom Dockerfiles are not supported yet"):
+        image_choice.choose_image(AARCH64, config)
