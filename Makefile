@@ -33,4 +33,5 @@ lint:
 bench:
 	$(VENV)/python bench/cache_bench.py
 	$(VENV)/python bench/isolation_bench.py
+	$(VENV)/python bench/live_page_bench.py
 	$(VENV)/python bench/server_bench.py

@@ -15,7 +15,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -35,6 +41,9 @@ from runtimes.sizes import human_size
 
 # Ids in URLs beyond what the database stores are simply not found (not an overflow error).
 MAX_ID = 2**63 - 1
+# At most this many log lines reach a build page per poll (a second): a burst catches up
+# over a few polls instead of one huge answer.
+LOG_LINES_PER_POLL = 2000
 RECENT_BUILDS = 10
 BUILDS_PER_PAGE = 50
 
@@ -115,6 +124,24 @@ def build(request: HttpRequest, build_id: int) -> HttpResponse:
         live = render_to_string("builds/_build_live.html", context, request)
         return HttpResponseStopPolling(live) if build.is_final else HttpResponse(live)
     return render(request, "builds/build.html", context)
+
+
+@login_required
+@require_GET
+def build_log_lines(request: HttpRequest, build_id: int) -> HttpResponse:
+    """The log lines after line `after`, for the build page's log poll to append, with the
+    poll for the next ones; 286, and no next poll, once the build is final and every line
+    has been sent.
+    """
+    build = _build_or_404(build_id)  # its state and line count first: no line is missed
+    after = _bounded_int(request.GET.get("after", "0"), MAX_ID)
+    if after is None:
+        return HttpResponseBadRequest("after: a line number from 0 is expected")
+    lines = selectors.log_from(build, offset=after, limit=LOG_LINES_PER_POLL)
+    done = build.is_final and lines.next_line >= build.log_lines
+    context = {"build": build, "lines": lines.lines, "after": lines.next_line, "done": done}
+    part = render_to_string("builds/_log_lines.html", context, request)
+    return HttpResponseStopPolling(part) if done else HttpResponse(part)
 
 
 @login_required
@@ -239,6 +266,13 @@ def _token_page(request: HttpRequest, *, new_token: str = "") -> HttpResponse:
         "api_url": request.build_absolute_uri("/api"),
     }
     return render(request, "builds/token.html", context)
+
+
+def _bounded_int(text: str, limit: int) -> int | None:
+    """`text` as a whole number from 0 to `limit`, or None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(limit))):
+        return None
+    return int(text) if int(text) <= limit else None
 
 
 def _checked_id(value: int) -> int:

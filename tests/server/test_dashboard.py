@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
+from builds import views
 from builds.models import (
     ApiToken,
     Build,
@@ -124,6 +125,7 @@ PAGES = [
     ("build", {"build_id": 1}, "get"),
     ("cancel-build", {"build_id": 1}, "post"),
     ("build-log", {"build_id": 1}, "get"),
+    ("build-log-lines", {"build_id": 1}, "get"),
     ("artifact-download", {"build_id": 1, "artifact_id": 1}, "get"),
     ("caches", {}, "get"),
     ("images", {}, "get"),
@@ -581,21 +583,77 @@ def test_the_live_part_of_a_final_build_answers_286_so_polling_stops(
     assert "hx-trigger" not in text(response)
 
 
-def test_the_live_part_follows_a_build_from_running_to_finished(signed_in, target, host, media):
+def _log_poll(client: Client, build: Build, after: int) -> Any:
+    return client.get(f"{reverse('build-log-lines', args=[build.pk])}?after={after}", headers=HTMX)
+
+
+def _appended(response: Any) -> list[str]:
+    """The lines a log poll's answer appends to the page's log."""
+    match = re.search(r'<span hx-swap-oob="beforeend:#log">(.*?)</span>', text(response), re.S)
+    return html.unescape(match.group(1)).splitlines() if match else []
+
+
+def test_the_live_part_is_small_and_carries_no_log(signed_in, target, host):
+    build = make_build(target, host, state=Build.State.BUILDING)
+    add_log(build, [f"   Compiling crate-{n} v1.0.0" for n in range(300)])
+
+    part = text(signed_in.get(build.get_absolute_url(), headers=HTMX))
+
+    assert "crate-" not in part, "the status poll does not send the log again"
+    assert "Log: 300 lines." in part
+    assert len(part.encode()) < 6000
+
+
+def test_the_log_poll_sends_only_the_lines_after_the_last_one_the_page_has(
+    signed_in, target, host, media
+):
     build = make_build(target, host, state=Build.State.BUILDING)
     add_log(build, ["xcargo: build started"])
-    first = signed_in.get(build.get_absolute_url(), headers=HTMX)
-    assert first.status_code == 200
-    assert log_lines_on_page(first) == ["xcargo: build started"]
+    page = signed_in.get(build.get_absolute_url())
+    assert log_lines_on_page(page) == ["xcargo: build started"]
+    assert f'hx-get="{reverse("build-log-lines", args=[build.pk])}?after=1"' in text(page)
 
-    add_log(build, ["xcargo: build started", "xcargo: finished: hello-cross"])
+    nothing_new = _log_poll(signed_in, build, 1)
+    assert nothing_new.status_code == 200 and _appended(nothing_new) == []
+    assert "?after=1" in text(nothing_new), "the next poll asks from the same line"
+
+    add_log(build, ["xcargo: build started", "   Compiling hello-cross", "<b>not markup</b>"])
+    more = _log_poll(signed_in, build, 1)
+    assert _appended(more) == ["   Compiling hello-cross", "<b>not markup</b>"]
+    assert "<b>" not in text(more)
+    assert "?after=3" in text(more)
+
+    add_log(build, ["xcargo: build started", "   Compiling hello-cross", "<b>not markup</b>",
+                    "xcargo: finished: hello-cross"])  # fmt: skip
     Build.objects.filter(pk=build.pk).update(state=Build.State.FINISHED, success=True)
-    add_artifact(build)
-    last = signed_in.get(build.get_absolute_url(), headers=HTMX)
-    assert last.status_code == 286
-    assert log_lines_on_page(last)[-1] == "xcargo: finished: hello-cross"
-    assert SHA256 in text(last)
-    assert "finished: succeeded" in text(last)
+    last = _log_poll(signed_in, build, 3)
+    assert last.status_code == 286, "every line sent and the build final: polling stops"
+    assert _appended(last) == ["xcargo: finished: hello-cross"]
+    assert "hx-trigger" not in text(last)
+    status = signed_in.get(build.get_absolute_url(), headers=HTMX)
+    assert status.status_code == 286 and "finished: succeeded" in text(status)
+
+
+def test_a_final_build_with_more_lines_than_one_poll_carries_is_polled_until_all_are_sent(
+    signed_in, long_log, monkeypatch
+):
+    monkeypatch.setattr(views, "LOG_LINES_PER_POLL", 1500)
+    Build.objects.filter(pk=long_log.pk).update(state=Build.State.FINISHED)
+
+    first = _log_poll(signed_in, long_log, 0)
+    rest = _log_poll(signed_in, long_log, 1500)
+
+    assert first.status_code == 200 and len(_appended(first)) == 1500
+    assert "?after=1500" in text(first)
+    assert rest.status_code == 286
+    assert _appended(rest) == [f"line {n}" for n in range(1500, 2000)]
+
+
+@pytest.mark.parametrize("after", ["-1", "x", "1e3", "9" * 40, "\u0661"])
+def test_a_malformed_log_offset_is_refused(signed_in, target, host, after):
+    build = make_build(target, host, state=Build.State.BUILDING)
+    response = signed_in.get(f"{reverse('build-log-lines', args=[build.pk])}?after={after}")
+    assert response.status_code == 400
 
 
 def test_a_plain_request_gets_the_whole_page_around_the_live_part(signed_in, target, host):
@@ -619,10 +677,9 @@ def long_log(target: Target, host: EngineHost) -> Build:
 
 
 def test_the_build_page_shows_only_the_last_300_lines_of_a_long_log(signed_in, long_log):
-    for headers in ({}, HTMX):
-        response = signed_in.get(long_log.get_absolute_url(), headers=headers)
-        assert log_lines_on_page(response) == [f"line {n}" for n in range(1700, 2000)]
-        assert "The last 300 of 2000 lines." in text(response)
+    response = signed_in.get(long_log.get_absolute_url())
+    assert log_lines_on_page(response) == [f"line {n}" for n in range(1700, 2000)]
+    assert "Log: 2000 lines; the page keeps the last lines." in text(response)
 
 
 def test_the_full_log_streams_every_line_in_order_as_text(signed_in, long_log):
