@@ -17,7 +17,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -41,21 +40,19 @@ from builds.models import (
     Target,
     TrustedRegistry,
 )
-from builds.services.builds import delete_builds
-from runtimes.errors import UsageError
-from runtimes.references import parse_image_reference, validate_registry_host
-from runtimes.sizes import human_size, parse_size
-from runtimes.sources import validate_git_url, validate_local_path, validate_ref
-from runtimes.targets import validate_triple
+from builds.services import policies, projects
+from builds.services.builds import delete_artifacts, delete_builds
+from builds.services.errors import ServiceError
+from runtimes.sizes import human_size
 
 Checked = TypeVar("Checked")
 
 
-def _checked(validator: Callable[[str], Checked], value: str) -> Checked:
-    """Run a runtimes validator; its message and hint become the form field's error."""
+def _service_checked(check: Callable[[str], Checked], value: str) -> Checked:
+    """Run a service's check of a field; its refusal (and hint) becomes the field's error."""
     try:
-        return validator(value)
-    except UsageError as error:
+        return check(value)
+    except ServiceError as error:
         message = f"{error.message} ({error.hint})" if error.hint else error.message
         raise ValidationError(message) from None
 
@@ -90,67 +87,53 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ProjectAdminForm(forms.ModelForm):
+    """The project's fields, each checked by the service that registers projects."""
+
     class Meta:
         model = Project
         fields = ["name", "slug", "git_url", "local_path", "default_ref", "protected_refs"]
 
     def clean_git_url(self) -> str:
-        url = self.cleaned_data["git_url"]
-        return _checked(validate_git_url, url) if url else url
+        return _service_checked(projects.check_git_url, self.cleaned_data["git_url"])
 
     def clean_default_ref(self) -> str:
-        ref = self.cleaned_data["default_ref"]
-        return _checked(validate_ref, ref) if ref else ref
+        return _service_checked(projects.check_ref, self.cleaned_data["default_ref"])
 
     def clean_local_path(self) -> str:
-        path = self.cleaned_data["local_path"]
-        if not path:
-            return path
-        roots = settings.XCARGO_SOURCE_ROOTS
-        return str(_checked(lambda text: validate_local_path(text, roots), path))
+        return _service_checked(projects.check_local_path, self.cleaned_data["local_path"])
+
+    def clean_protected_refs(self) -> str:
+        return _service_checked(projects.check_protected_refs, self.cleaned_data["protected_refs"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        git_url, local_path = data.get("git_url"), data.get("local_path")
-        if "git_url" in data and "local_path" in data and bool(git_url) == bool(local_path):
-            raise ValidationError("Give either a git URL or a server-local path (not both).")
-        if local_path and data.get("default_ref"):
-            self.add_error("default_ref", "A server-local project has no git ref.")
-        if local_path and data.get("protected_refs"):
-            self.add_error("protected_refs", "A server-local project has no git refs.")
+        if "git_url" in data and "local_path" in data:
+            refs = {field: data.get(field, "") for field in ("default_ref", "protected_refs")}
+            try:
+                projects.check_source(
+                    git_url=data["git_url"], local_path=data["local_path"], refs=refs
+                )
+            except ServiceError as error:
+                self.add_error(None if error.field == "git_url" else error.field, error.message)
         return data
-
-    def clean_protected_refs(self) -> str:
-        text = self.cleaned_data["protected_refs"]
-        for pattern in text.split():
-            # A pattern is a ref whose * and ? stand for any characters.
-            _checked(validate_ref, pattern.replace("*", "x").replace("?", "x"))
-        return "\n".join(text.split())
 
 
 class TargetAdminForm(forms.ModelForm):
+    """A target's fields, each checked by the service that adds targets."""
+
     class Meta:
         model = Target
         # dockerfile and build_args are not used by builds yet, so not offered here either.
         fields = ["project", "triple", "image", "release", "enabled", "disk_limit"]
 
     def clean_triple(self) -> str:
-        triple = self.cleaned_data["triple"]
-        _checked(validate_triple, triple)
-        return triple
+        return _service_checked(projects.check_triple, self.cleaned_data["triple"])
 
     def clean_image(self) -> str:
-        image = self.cleaned_data["image"]
-        return _checked(parse_image_reference, image).canonical if image else image
+        return _service_checked(projects.check_image, self.cleaned_data["image"])
 
     def clean_disk_limit(self) -> str:
-        limit = self.cleaned_data["disk_limit"].strip().lower()
-        if limit:
-            try:
-                parse_size(limit)
-            except ValueError as error:
-                raise ValidationError(str(error)) from None
-        return limit
+        return _service_checked(projects.check_disk_limit, self.cleaned_data["disk_limit"])
 
 
 class TargetInline(admin.TabularInline):
@@ -402,9 +385,7 @@ class ArtifactAdmin(ReadOnlyAdmin):
         self.delete_queryset(request, Artifact.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Artifact]) -> None:
-        for artifact in queryset:
-            artifact.file.delete(save=False)
-            artifact.delete()
+        delete_artifacts(queryset)
 
 
 # Engine hosts and what they hold
@@ -476,7 +457,7 @@ class TrustedRegistryForm(forms.ModelForm):
         fields = ["host", "note"]
 
     def clean_host(self) -> str:
-        return _checked(validate_registry_host, self.cleaned_data["host"])
+        return _service_checked(policies.check_registry_host, self.cleaned_data["host"])
 
 
 @admin.register(TrustedRegistry)

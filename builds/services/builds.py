@@ -260,6 +260,16 @@ def delete_builds(builds: QuerySet[Build]) -> int:
     return deleted
 
 
+def delete_artifacts(artifacts: QuerySet[Artifact]) -> int:
+    """Delete artifacts and, once the rows are gone for good, their files."""
+    storage = Artifact._meta.get_field("file").storage
+    with transaction.atomic():
+        files = list(artifacts.exclude(file="").values_list("file", flat=True))
+        deleted = artifacts.delete()[1].get(Artifact._meta.label, 0)
+        transaction.on_commit(lambda: _delete_files(storage, files))
+    return deleted
+
+
 def _delete_files(storage: Storage, names: list[str]) -> None:
     for name in names:
         try:

@@ -14,10 +14,66 @@ from django.utils.text import slugify
 from builds.models import Project, Target
 from builds.services.errors import Conflict, InvalidInput, checked
 from runtimes.references import parse_image_reference
+from runtimes.sizes import parse_size
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
 from runtimes.targets import validate_triple
 
 MAX_NAME = 100
+
+
+def check_git_url(url: str) -> str:
+    return checked(validate_git_url, url, "git_url") if url else url
+
+
+def check_local_path(path: str) -> str:
+    """The path, resolved, if it is a Cargo project under one of XCARGO_SOURCE_ROOTS."""
+    if not path:
+        return path
+    roots = settings.XCARGO_SOURCE_ROOTS
+    return str(checked(lambda text: validate_local_path(text, roots), path, "local_path"))
+
+
+def check_ref(ref: str, field: str = "default_ref") -> str:
+    return checked(validate_ref, ref, field) if ref else ref
+
+
+def check_protected_refs(text: str) -> str:
+    """Protected-ref patterns, one a line (refs whose `*` and `?` stand for any characters)."""
+    patterns = text.split()
+    for pattern in patterns:
+        checked(validate_ref, pattern.replace("*", "x").replace("?", "x"), "protected_refs")
+    return "\n".join(patterns)
+
+
+def check_source(*, git_url: str, local_path: str, refs: dict[str, str]) -> None:
+    """Exactly one source; and a server-local project has no git refs (`refs`: field → value)."""
+    if bool(git_url) == bool(local_path):
+        raise InvalidInput(
+            "give either a git URL or a server-local path (not both)", field="git_url"
+        )
+    for field, value in refs.items():
+        if local_path and value:
+            raise InvalidInput("a server-local project has no git ref", field=field)
+
+
+def check_triple(triple: str, field: str = "triple") -> str:
+    checked(validate_triple, triple, field)
+    return triple
+
+
+def check_image(image: str) -> str:
+    """The image reference in its canonical form (`docker.io/library/debian:bookworm`)."""
+    return checked(parse_image_reference, image, "image").canonical if image else image
+
+
+def check_disk_limit(limit: str) -> str:
+    limit = limit.strip().lower()
+    if limit:
+        try:
+            parse_size(limit)
+        except ValueError as error:
+            raise InvalidInput(str(error), field="disk_limit") from None
+    return limit
 
 
 @transaction.atomic
@@ -37,24 +93,13 @@ def create_project(
     slug = slugify(name)[:MAX_NAME]
     if not slug:
         raise InvalidInput("the name needs at least one letter or digit", field="name")
-    if bool(git_url) == bool(local_path):
-        raise InvalidInput(
-            "give either a git URL or a server-local path (not both)", field="git_url"
-        )
-    if git_url:
-        checked(validate_git_url, git_url, "git_url")
-    if local_path:
-        roots = settings.XCARGO_SOURCE_ROOTS
-        local_path = str(
-            checked(lambda path: validate_local_path(path, roots), local_path, "local_path")
-        )
-        if default_ref:
-            raise InvalidInput("a server-local project has no git ref", field="default_ref")
-    if default_ref:
-        checked(validate_ref, default_ref, "default_ref")
+    check_source(git_url=git_url, local_path=local_path, refs={"default_ref": default_ref})
+    check_git_url(git_url)
+    local_path = check_local_path(local_path)
+    check_ref(default_ref)
     triples = list(dict.fromkeys(triples))
     for triple in triples:
-        checked(validate_triple, triple, "triples")
+        check_triple(triple, "triples")
     if Project.objects.filter(slug=slug).exists():
         raise Conflict(f"a project named {slug!r} exists already", field="name")
     try:
@@ -76,9 +121,8 @@ def create_project(
 
 def add_target(*, project: Project, triple: str, image: str = "", release: bool = False) -> Target:
     """A target of `project`; its image, when given, must be a valid reference."""
-    checked(validate_triple, triple, "triple")
-    if image:
-        image = checked(parse_image_reference, image, "image").canonical
+    check_triple(triple)
+    image = check_image(image)
     if project.targets.filter(triple=triple).exists():
         raise Conflict(f"{project} already builds {triple}", field="triple")
     return Target.objects.create(project=project, triple=triple, image=image, release=release)
