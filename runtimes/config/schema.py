@@ -1,0 +1,249 @@
+"""The typed configuration: what xcargo.toml may hold, checked strictly (`true` is not `"yes"`),
+paths kept inside the project, triples and images well formed. Every field check raises a
+located pydantic error, so that every problem in a file is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from runtimes.config.notices import ConfigNotice
+from runtimes.errors import UsageError
+from runtimes.references import ImageReference, parse_image_reference, validate_registry_host
+from runtimes.targets import validate_triple
+
+_BUILD_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHOWN_LENGTH = 60
+
+_Checked = TypeVar("_Checked")
+
+
+# --- Field checks. They raise PydanticCustomError so that every problem in the file is
+# --- collected with its location, instead of stopping at the first one.
+
+
+def _refusal(message: str, hint: str | None = None) -> PydanticCustomError:
+    """A problem pydantic reports with its location; the message and hint reach ConfigError."""
+    return PydanticCustomError("xcargo", "{message}", {"message": message, "hint": hint})
+
+
+def shown(value: object) -> str:
+    """Describe a TOML value in a message, quoting strings safely and cutting long ones."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        cut = value[:_SHOWN_LENGTH]
+        return repr(cut) + ("..." if len(value) > _SHOWN_LENGTH else "")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date or time"
+
+
+def _project_dir(info: ValidationInfo) -> Path:
+    """The resolved project directory the loader validates against (the cwd when built by hand)."""
+    context = info.context or {}
+    return context.get("project_dir") or Path.cwd().resolve()
+
+
+def _resolved_path(value: object, info: ValidationInfo) -> Path:
+    """Expand `~`, resolve relative to the project, and follow symlinks to the real location."""
+    if not isinstance(value, str | Path):
+        raise _refusal(f"expected a path string, got {shown(value)}")
+    text = str(value)
+    if not text:
+        raise _refusal("expected a path, got an empty string")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise _refusal(f"path {shown(text)} contains a control character")
+    try:
+        return (_project_dir(info) / Path(text).expanduser()).resolve()
+    except (OSError, RuntimeError) as err:  # an unknown ~user, a symlink loop
+        raise _refusal(f"path {shown(text)} cannot be resolved") from err
+
+
+def _inside_project(value: object, info: ValidationInfo) -> Path:
+    """Dockerfiles and build contexts are read by the build, so they must not leave the project."""
+    path = _resolved_path(value, info)
+    if not path.is_relative_to(_project_dir(info)):
+        raise _refusal(
+            f"{shown(str(value))} is outside the project directory",
+            hint="use a path inside the project, relative to xcargo.toml: ./docker/Dockerfile",
+        )
+    return path
+
+
+def _cache_dir(value: object, info: ValidationInfo) -> Path:
+    """Caches are written by builds, so they must not be `/` nor land in the project's sources."""
+    path = _resolved_path(value, info)
+    if path == Path(path.anchor):
+        raise _refusal("a cache directory cannot be the filesystem root")
+    if path.is_relative_to(_project_dir(info)):
+        raise _refusal(
+            f"{shown(str(value))} is inside the project directory",
+            hint="keep caches outside the sources, e.g. ~/.cache/xcargo/cargo-registry",
+        )
+    return path
+
+
+def _from_usage_error(check: Callable[[str], _Checked], value: object) -> _Checked:
+    """Run a runtimes check on a string and report its UsageError as a located config problem."""
+    if not isinstance(value, str):
+        raise _refusal(f"expected a string, got {shown(value)}")
+    try:
+        return check(value)
+    except UsageError as err:
+        raise _refusal(err.message, err.hint) from err
+
+
+def _target_key(value: object) -> str:
+    """A `[targets."<triple>"]` name must be a triple rustc knows; it is kept as written."""
+    return str(_from_usage_error(validate_triple, value))
+
+
+def _registry_host(value: object) -> str:
+    return _from_usage_error(validate_registry_host, value)
+
+
+def _build_arg_name(name: str) -> str:
+    if not _BUILD_ARG_NAME.fullmatch(name):
+        raise _refusal(
+            f"{shown(name)} is not a valid build argument name",
+            hint="use letters, digits and '_', not starting with a digit, e.g. RUST_VERSION",
+        )
+    return name
+
+
+def _build_arg_value(value: object) -> str:
+    """Build arguments are strings for Docker; integers and booleans are written out for it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        text = str(value)
+        if "\x00" in text:
+            raise _refusal("a build argument cannot contain a NUL character")
+        return text
+    raise _refusal(
+        f"expected a string, integer or boolean, got {shown(value)}",
+        hint='quote numbers with a dot, e.g. RUST_VERSION = "1.75"',
+    )
+
+
+TargetKey = Annotated[str, PlainValidator(_target_key)]
+RegistryHost = Annotated[str, PlainValidator(_registry_host)]
+BuildArgName = Annotated[str, AfterValidator(_build_arg_name)]
+BuildArgValue = Annotated[str, PlainValidator(_build_arg_value)]
+
+
+# --- The typed configuration.
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CacheConfig(_Frozen):
+    """`[container.cache]`: host directories kept between builds for Cargo's downloads."""
+
+    enabled: StrictBool = True
+    registry_path: Path | None = None
+    git_path: Path | None = None
+
+    @field_validator("registry_path", "git_path", mode="plain")
+    @classmethod
+    def _check_cache_dir(cls, value: object, info: ValidationInfo) -> Path | None:
+        return None if value is None else _cache_dir(value, info)
+
+
+class PodmanMachineConfig(_Frozen):
+    """`[container.podman_machine]`: the VM Podman needs on macOS and Windows."""
+
+    auto_create: StrictBool = True
+    auto_start: StrictBool = True
+    cpus: int = Field(default=4, ge=1, le=256, strict=True)
+    memory: int = Field(default=4096, ge=512, le=1_048_576, strict=True, description="MB")
+    disk_size: int = Field(default=20, ge=5, le=10_000, strict=True, description="GB")
+
+
+class ContainerConfig(_Frozen):
+    """`[container]`: which engine runs builds, and how."""
+
+    runtime: Literal["auto", "docker", "podman", "none"] = "auto"
+    use_when: StrictStr | None = None
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    image_registry: tuple[RegistryHost, ...] = ("ghcr.io", "docker.io")
+    podman_machine: PodmanMachineConfig = Field(default_factory=PodmanMachineConfig)
+
+    @field_validator("image_registry")
+    @classmethod
+    def _no_duplicates(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for host in hosts:
+            if host.lower() in seen:
+                raise _refusal(f"{shown(host)} is listed more than once")
+            seen.add(host.lower())
+        return hosts
+
+
+class TargetContainerConfig(_Frozen):
+    """`[targets."<triple>".container]`: the image one target builds in."""
+
+    image: ImageReference | None = None
+    dockerfile: Path | None = None
+    context: Path | None = None
+    build_args: dict[BuildArgName, BuildArgValue] = Field(default_factory=dict)
+
+    @field_validator("image", mode="plain")
+    @classmethod
+    def _parse_image(cls, value: object) -> ImageReference | None:
+        if value is None or isinstance(value, ImageReference):
+            return value
+        return _from_usage_error(parse_image_reference, value)
+
+    @field_validator("dockerfile", "context", mode="plain")
+    @classmethod
+    def _check_inside_project(cls, value: object, info: ValidationInfo) -> Path | None:
+        return None if value is None else _inside_project(value, info)
+
+
+class TargetTable(_Frozen):
+    container: TargetContainerConfig = Field(default_factory=TargetContainerConfig)
+
+
+class Document(_Frozen):
+    container: ContainerConfig = Field(default_factory=ContainerConfig)
+    targets: dict[TargetKey, TargetTable] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class XcargoConfig:
+    """Everything xcargo-web takes from xcargo.toml, plus what it had to say about the file."""
+
+    path: Path | None = None
+    container: ContainerConfig = field(default_factory=ContainerConfig)
+    targets: dict[str, TargetContainerConfig] = field(default_factory=dict)
+    warnings: tuple[ConfigNotice, ...] = ()
+    unsupported: tuple[ConfigNotice, ...] = ()
+
+    def for_target(self, triple: str) -> TargetContainerConfig:
+        """The settings for one target; a target the file does not mention gets the defaults."""
+        return self.targets.get(triple) or TargetContainerConfig()
