@@ -20,7 +20,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from builds.models import Artifact, Build, EngineHost, Target
-from builds.services.errors import Conflict, InvalidInput, Unavailable, checked
+from builds.services.errors import Conflict, Unavailable, checked
 from runtimes.sources import validate_ref
 from xcargo_web.celery import app as celery_app
 
@@ -35,10 +35,10 @@ def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref:
     """Queue a build of `target` at `ref` (the project's default when empty)."""
     project = target.project
     if not target.enabled:
-        raise InvalidInput(f"{target} is disabled: enable it first", field="target")
+        raise Conflict(f"{target} is disabled: enable it first", field="target")
     ref = ref.strip() or project.default_ref
     if ref and project.local_path:
-        raise InvalidInput("a server-local project has no git ref; leave ref empty", field="ref")
+        raise Conflict("a server-local project has no git ref; leave ref empty", field="ref")
     if ref:
         checked(validate_ref, ref, "ref")
     host = choose_engine_host(target)

@@ -348,10 +348,10 @@ BAD_BODIES = [
         404,
         id="target the project lacks",
     ),
-    pytest.param(json.dumps({"project": "hello-cross", "target": ARMV7}), 400, id="disabled"),
+    pytest.param(json.dumps({"project": "hello-cross", "target": ARMV7}), 409, id="disabled"),
     pytest.param(
         json.dumps({"project": "hello-cross", "target": AARCH64, "ref": "main"}),
-        400,
+        409,
         id="ref for a local project",
     ),
 ]
@@ -390,9 +390,9 @@ def test_a_hostile_ref_is_refused_and_creates_no_build(api_client: Client, world
         {"project": "firmware", "target": AARCH64, "ref": ref},
         content_type="application/json",
     )
-    body = assert_refusal(response, 400)
-    assert body["field"] == "ref"
-    assert body["hint"]
+    body = assert_refusal(response, 422)
+    [problem] = body["detail"]
+    assert problem["loc"][-1] == "ref" and "pattern" in problem["msg"]
     assert Build.objects.count() == 3
 
 
@@ -401,7 +401,7 @@ def test_the_reason_for_a_refusal_names_the_field(api_client: Client, world):
         api_client.post(
             "/api/builds", {"project": "hello-cross", "target": ARMV7}, "application/json"
         ),
-        400,
+        409,
     )
     assert body["field"] == "target"
     assert "disabled" in body["detail"]
@@ -411,7 +411,7 @@ def test_the_reason_for_a_refusal_names_the_field(api_client: Client, world):
             {"project": "hello-cross", "target": AARCH64, "ref": "main"},
             "application/json",
         ),
-        400,
+        409,
     )
     assert body["field"] == "ref"
 

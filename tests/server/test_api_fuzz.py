@@ -53,30 +53,42 @@ def mixed_path_parameters(context: Any, strategy: Any) -> Any:
     return st.one_of(strategy, known)
 
 
-def mixed_body(context: Any, strategy: Any) -> Any:
-    """Mix triggers of the seeded projects' targets (good and bad) into the generated bodies."""
-    trigger = st.fixed_dictionaries(
-        {
-            "project": st.sampled_from(["hello-cross", "firmware", "nobody"]),
-            "target": st.sampled_from([AARCH64, ARMV7]),
-        },
-        optional={"ref": st.sampled_from(["", "main", "v1.2.0", "--upload-pack=x", "a..b"])},
-    )
-    return st.one_of(strategy, trigger)
+def mixed_body(refs: list[str]) -> Any:
+    """A hook mixing triggers of the seeded projects' targets, with `refs`, into the bodies."""
+
+    def mix(context: Any, strategy: Any) -> Any:
+        trigger = st.fixed_dictionaries(
+            {
+                "project": st.sampled_from(["hello-cross", "firmware", "nobody"]),
+                "target": st.sampled_from([AARCH64, ARMV7]),
+            },
+            optional={"ref": st.sampled_from(refs)},
+        )
+        return st.one_of(strategy, trigger)
+
+    return mix
 
 
-def fuzzed(*modes: GenerationMode) -> Any:
-    """The description as Schemathesis sees it, sent to the WSGI app, seeded rows mixed in."""
+VALID_REFS = ["", "main", "v1.2.0"]
+
+
+def fuzzed(*modes: GenerationMode, refs: list[str], app: Any = APPLICATION) -> Any:
+    """The description as Schemathesis sees it, seeded rows mixed in; sent to `app` (the WSGI
+    application in this process), or with `app=None` to whatever base URL a test gives.
+    """
     loaded = schemathesis.openapi.from_dict(DESCRIPTION)
-    loaded.app = APPLICATION
+    loaded.app = app
     loaded.config.generation.update(modes=list(modes))
     loaded.hook("before_generate_path_parameters")(mixed_path_parameters)
-    loaded.hook("before_generate_body")(mixed_body)
+    loaded.hook("before_generate_body")(mixed_body(refs))
     return loaded
 
 
-schema = fuzzed(GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-invalid_only = fuzzed(GenerationMode.NEGATIVE)
+ANY_REFS = [*VALID_REFS, "--upload-pack=x", "a..b"]
+schema = fuzzed(GenerationMode.POSITIVE, GenerationMode.NEGATIVE, refs=ANY_REFS)
+invalid_only = fuzzed(GenerationMode.NEGATIVE, refs=ANY_REFS)
+# Over HTTP, with every check: the mixed-in bodies must be valid by the description too.
+live = fuzzed(GenerationMode.POSITIVE, GenerationMode.NEGATIVE, refs=VALID_REFS, app=None)
 fuzz_settings = hypothesis.settings(
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
@@ -151,3 +163,15 @@ def test_every_refusal_is_json_with_a_detail(
     case.validate_response(
         response, checks=[not_a_server_error, refusals_say_why], headers=authorization
     )
+
+
+@live.parametrize()
+@fuzz_settings
+def test_every_answer_of_the_live_server_is_the_one_its_description_gives(
+    case: Any, world: World, authorization: dict[str, str], published: str, live_server: Any
+) -> None:
+    """All of Schemathesis' checks (status codes, content types, response schemas and
+    headers, schema-valid requests accepted, invalid ones refused), over HTTP.
+    """
+    response = case.call(base_url=live_server.url, headers=authorization)
+    case.validate_response(response, headers=authorization)

@@ -1,0 +1,175 @@
+"""What goes into the API and comes out of it: typed and bounded inputs, the JSON shapes of
+answers, and the refusals an operation can answer, so that its OpenAPI description lists
+every status it can give.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Path, Schema
+from pydantic import ConfigDict
+
+from builds.models import Build
+from runtimes.sources import REF_PATTERN
+
+MAX_ID = 2**31 - 1
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
+Triple = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_.-]+$")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+StateName = Literal[tuple(Build.State.values)]  # type: ignore[valid-type]
+
+
+class ArtifactOut(Schema):
+    id: int
+    name: str
+    path: str
+    size: int
+    sha256: str
+    url: str
+
+
+class BuildOut(Schema):
+    id: int
+    url: str
+    project: str
+    target: str
+    ref: str
+    commit: str
+    release: bool
+    state: str
+    success: bool | None
+    triggered_by: str | None
+    engine_host: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    phases: dict[str, float]
+    fetch_skipped: bool
+    crates_downloaded: int
+    image: str
+    image_source: str = Field(description="named (with the build), xcargo.toml, or toolchain")
+    image_reason: str = Field(description="why this image, in words")
+    image_digest: str
+    rustc_version: str
+    target_cache: str = Field(description="the target volume the build wrote")
+    target_cache_protected: bool | None = Field(
+        description="true: the protected cache (default branch, tags, protected refs); "
+        "false: its ref's own; null: none (caching off, or it never got that far)"
+    )
+    target_cache_seeded: bool = Field(
+        description="its ref's cache was made for it as a copy of the protected one"
+    )
+    exit_code: int | None
+    error_kind: str
+    error_message: str
+    log_lines: int
+    cancel_requested: bool
+    artifacts: list[ArtifactOut]
+
+
+class BuildIn(Schema):
+    # The ref pattern looks ahead (no "..", no "//"), which only Python's re engine does.
+    model_config = ConfigDict(regex_engine="python-re")
+
+    project: Slug
+    target: Triple
+    ref: str = Field(
+        "",
+        max_length=200,
+        pattern=rf"^\s*({REF_PATTERN})?\s*$",
+        description="branch, tag or commit; empty: the project's default",
+    )
+
+
+class BuildPage(Schema):
+    items: list[BuildOut]
+    count: int
+    next_offset: int | None
+
+
+class LogOut(Schema):
+    lines: list[str]
+    offset: int
+    next_offset: int
+    total_lines: int
+    state: str
+    finished: bool
+
+
+class Error(Schema):
+    detail: str
+    field: str | None = None
+    hint: str | None = None
+
+
+class Invalid(Schema):
+    """Input that does not fit the description: each problem located (`loc`) and said (`msg`)."""
+
+    detail: list[dict[str, Any]]
+
+
+def answers(success: dict[int, Any], *refusals: int) -> dict[int, Any]:
+    """An operation's answers for its description: its success, the refusals it names, and
+    those every operation can give (a malformed request 400, no or a wrong token 401, input
+    that does not fit the description 422).
+    """
+    return {**success, 400: Error, 401: Error, 422: Invalid, **dict.fromkeys(refusals, Error)}
+
+
+class TargetOut(Schema):
+    id: int
+    triple: str
+    image: str
+    release: bool
+    enabled: bool
+
+
+class ProjectOut(Schema):
+    name: str
+    slug: str
+    source: str
+    default_ref: str
+    targets: list[TargetOut]
+
+
+class ImageOut(Schema):
+    engine_host: str
+    reference: str
+    registry: str
+    digest: str
+    size: int | None
+    targets: list[str]
+    rustc_version: str
+    origin: str
+    last_used: datetime | None
+
+
+class VolumeOut(Schema):
+    engine_host: str
+    name: str
+    kind: str
+    project: str | None
+    target: str
+    size: int | None
+    in_use: bool
+    last_used: datetime | None
+
+
+class CachesOut(Schema):
+    volumes: list[VolumeOut]
+    total_bytes: int
+
+
+class EngineOut(Schema):
+    name: str
+    queue: str
+    kind: str
+    version: str
+    rootless: bool | None
+    max_concurrent_builds: int
+    running_builds: int
+    enabled: bool
+    last_seen: datetime | None
+    doctor: list[dict[str, Any]]
