@@ -14,16 +14,17 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from runtimes import vocabulary
+from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
 from runtimes.sources import redact_url
 
 
 class EngineHost(models.Model):
     """A Docker or Podman engine and the Celery queue of the worker that drives it."""
 
-    class Runtime(models.TextChoices):
-        AUTO = "auto", "auto (Docker, else Podman)"
-        DOCKER = "docker", "Docker"
-        PODMAN = "podman", "Podman"
+    Runtime = models.TextChoices(
+        "Runtime",
+        [(runtime.upper(), (runtime, RUNTIME_LABELS[runtime])) for runtime in ENGINE_HOST_RUNTIMES],
+    )
 
     name = models.SlugField(max_length=50, unique=True)
     engine_url = models.CharField(

@@ -18,7 +18,16 @@ from docker.errors import DockerException
 from runtimes.errors import EngineUnavailable, UsageError
 
 EngineKind = Literal["docker", "podman"]
+# The engine a user asks for (xcargo.toml's `runtime`, the worker's --runtime, an engine
+# host's setting), defined once; "none" builds without containers, so no engine host has it.
 RuntimeChoice = Literal["auto", "docker", "podman", "none"]
+RUNTIME_LABELS: dict[str, str] = {
+    "auto": "auto (Docker, else Podman)",
+    "docker": "Docker",
+    "podman": "Podman",
+    "none": "no container engine",
+}
+ENGINE_HOST_RUNTIMES = ("auto", "docker", "podman")
 
 ENGINE_URL_VARIABLES = ("XCARGO_ENGINE_URL", "DOCKER_HOST")
 CONNECT_TIMEOUT_SECONDS = 10

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from runtimes.config.notices import ConfigNotice
+from runtimes.engine import RuntimeChoice
 from runtimes.errors import UsageError
 from runtimes.references import ImageReference, parse_image_reference, validate_registry_host
 from runtimes.targets import validate_triple
@@ -187,7 +188,7 @@ class PodmanMachineConfig(_Frozen):
 class ContainerConfig(_Frozen):
     """`[container]`: which engine runs builds, and how."""
 
-    runtime: Literal["auto", "docker", "podman", "none"] = "auto"
+    runtime: RuntimeChoice = "auto"
     use_when: StrictStr | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     image_registry: tuple[RegistryHost, ...] = ("ghcr.io", "docker.io")

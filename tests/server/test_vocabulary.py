@@ -12,6 +12,8 @@ from builds.models import Build, EngineHost, Project, Target
 from builds.services.tokens import issue_token
 from runtimes import vocabulary
 from runtimes.bootstrap import BootstrapError
+from runtimes.config.schema import ContainerConfig
+from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS, RuntimeChoice
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.sandbox import BuildBusy, BuildDiskFull, BuildOutOfMemory, BuildTimedOut
 from runtimes.sources import SourceError
@@ -83,3 +85,9 @@ def test_each_error_class_carries_its_kind_and_the_cli_exit_code_comes_from_it()
     for error_class, (kind, exit_code) in expected.items():
         error = error_class("x")
         assert (error.kind, error.exit_code) == (kind, exit_code), error_class
+
+
+def test_the_engine_runtime_choices_are_defined_once():
+    assert [value for value, _ in EngineHost.Runtime.choices] == list(ENGINE_HOST_RUNTIMES)
+    assert set(RUNTIME_LABELS) == set(RuntimeChoice.__args__)
+    assert ContainerConfig.model_fields["runtime"].annotation == RuntimeChoice

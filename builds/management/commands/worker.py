@@ -20,6 +20,7 @@ from builds.services.engines import (
     register_host,
     remove_ended_build_containers,
 )
+from runtimes.engine import ENGINE_HOST_RUNTIMES
 from runtimes.errors import XcargoError
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=settings.XCARGO_DEFAULT_ENGINE_HOST)
         parser.add_argument("--engine-url", default="", help="empty: the local engine")
-        parser.add_argument("--runtime", choices=["auto", "docker", "podman"], default="auto")
+        parser.add_argument("--runtime", choices=ENGINE_HOST_RUNTIMES, default="auto")
         parser.add_argument("--concurrency", type=int, default=2, help="builds at once")
 
     def handle(
