@@ -18,8 +18,8 @@ log() { printf '\033[1;36msetup:\033[0m %s\n' "$*" >&2; }
 PACKAGES=(debootstrap qemu-user libc6-arm64-cross libgcc-s1-arm64-cross
           libc6-armhf-cross libgcc-s1-armhf-cross curl ca-certificates git redis-server)
 # The test suite runs on PostgreSQL, its browser tests drive Debian's Chromium, and the
-# README's CI recipe (which a test runs) reads JSON with jq.
-TEST_PACKAGES=(postgresql chromium jq)
+# README's CI recipe (which a test runs) reads JSON with jq; systemd-analyze checks the units.
+TEST_PACKAGES=(postgresql chromium jq systemd)
 
 system_packages() {
     local missing=()
