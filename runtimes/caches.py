@@ -9,10 +9,14 @@ after the build.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 from docker.models.volumes import Volume
 from docker.types import Mount
@@ -23,9 +27,15 @@ from runtimes.engine import Engine
 from runtimes.sandbox import CARGO_HOME_DIR, SHARED_CARGO_HOME_DIR, TARGET_DIR, run_command
 from runtimes.sizes import human_size
 
+logger = logging.getLogger(__name__)
+
 # The design's thresholds: warn at 5 GB, clean at 10 GB (decimal units, as `docker df` shows).
 WARN_BYTES = 5 * 1000**3
 CLEAN_BYTES = 10 * 1000**3
+# `docker system df` runs one at a time: how long to wait for a running one to finish.
+DISK_USAGE_ATTEMPTS = 12
+DISK_USAGE_PAUSE_SECONDS = 5
+DISK_USAGE_TIMEOUT_SECONDS = 300
 # Copying a large protected target cache for a new branch: minutes at most.
 SEED_TIMEOUT_SECONDS = 20 * 60
 
@@ -191,7 +201,7 @@ def usage(engine: Engine) -> list[VolumeUsage]:
     in_use = _volumes_in_use(engine)
     sizes = {
         volume.get("Name"): int((volume.get("UsageData") or {}).get("Size") or 0)
-        for volume in engine.client.df().get("Volumes") or []
+        for volume in _disk_usage(engine).get("Volumes") or []
     }
     rows = []
     for volume in engine.client.volumes.list(filters={"label": f"{naming.LABEL_MANAGED}=true"}):
@@ -255,6 +265,27 @@ def _ensure_volume(engine: Engine, name: str, labels: dict[str, str]) -> tuple[b
 
 def _generation(volume: Volume) -> str:
     return (volume.attrs.get("Labels") or {}).get(naming.LABEL_GENERATION, "")
+
+
+def _disk_usage(engine: Engine) -> dict[str, Any]:
+    """The engine's disk usage report. Docker computes one at a time, walking every volume
+    and layer (half a minute on a busy host, past the engine client's short timeout), and
+    refuses another meanwhile: ask with a timeout of its own, wait for a running one, and
+    past a minute report no sizes rather than fail whoever asked (a starting worker).
+    """
+    client = docker.DockerClient(base_url=engine.url, timeout=DISK_USAGE_TIMEOUT_SECONDS)
+    try:
+        for _attempt in range(DISK_USAGE_ATTEMPTS):
+            try:
+                return client.df()
+            except APIError as error:
+                if "already running" not in str(error):
+                    raise
+            time.sleep(DISK_USAGE_PAUSE_SECONDS)
+    finally:
+        client.close()
+    logger.warning("the engine's disk usage stayed busy: volume sizes are not known this time")
+    return {}
 
 
 def _exists(engine: Engine, name: str) -> bool:
