@@ -97,6 +97,11 @@ def page(browser: Browser, live_server, user) -> Iterator[Page]:
     context.close()
 
 
+# The worker's last log line; the log has a poll of its own, so it may reach the page up to
+# a second after the state does.
+LAST_LINE = re.compile(r"^xcargo: (finished|error|failed|cancelled)\b", re.M)
+
+
 def build_state(page: Page) -> str:
     return page.locator("#build-state").get_attribute("data-state") or ""
 
@@ -150,7 +155,7 @@ def test_a_build_from_its_button_to_the_downloaded_artifact(
     def ended(state: str, log: str) -> bool:
         if state not in FINAL_STATES and "xcargo:" in log:
             seen_running_with_log.append(state)
-        return state in FINAL_STATES
+        return state in FINAL_STATES and bool(LAST_LINE.search(log))
 
     state, log = watch(page, ended, seconds=BUILD_SECONDS, worker=celery_worker)
 
@@ -227,7 +232,10 @@ def test_a_slow_build_streams_its_log_to_the_page_and_is_cancelled_there(
     page.get_by_role("button", name="Cancel build").click()
     expect(page.get_by_role("status")).to_contain_text(f"Build #{build_id} is being stopped.")
     state, log = watch(
-        page, lambda state, log: state in FINAL_STATES, seconds=60, worker=celery_worker
+        page,
+        lambda state, log: state in FINAL_STATES and bool(LAST_LINE.search(log)),
+        seconds=60,
+        worker=celery_worker,
     )
 
     assert state == "cancelled", log
