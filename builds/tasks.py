@@ -33,8 +33,8 @@ def run_build(build_id: int) -> None:
         builds.mark_sent(build_id)
         logger.info("build %s waits for the build of its target that runs now", build_id)
         return
-    builds.send_next_of_target(build_id)
-    if host is not None:
+    if host is not None:  # it ran: a build of its target may wait for it to end
+        builds.send_next_of_target(build_id)
         measure_cache_volumes.apply_async(args=[host.pk], queue=host.queue, expires=120)
 
 

@@ -182,7 +182,7 @@ class PhaseContainer:
         tb: TracebackType | None,
     ) -> None:
         if self.container is not None:
-            _kill_and_remove(self.container)
+            remove_container(self.container)
 
     def run(self, on_line: LineCallback, *, timeout: float) -> PhaseOutcome:
         """Start the container, stream its output line by line, wait for it within `timeout`.
@@ -234,7 +234,7 @@ class PhaseContainer:
             return self.container.wait(timeout=timeout)
         except requests.exceptions.RequestException as error:
             # The SDK reports a read timeout as a ConnectionError; elapsed time tells the two apart.
-            _kill_and_remove(self.container)
+            remove_container(self.container)
             reader.join(timeout=5)
             if time.monotonic() - started < timeout * 0.9:
                 raise EngineUnavailable(
@@ -291,7 +291,7 @@ def remove_stale(client: docker.DockerClient, name: str) -> None:
             "is under way, and two builds must not share one target cache",
             hint=f"wait for it to finish, or stop it with `docker rm -f {name}`",
         )
-    _kill_and_remove(existing)
+    remove_container(existing)
 
 
 def stop_target_builds(engine: Engine, *, project: str, target: str, remove: bool) -> int:
@@ -307,7 +307,7 @@ def stop_target_builds(engine: Engine, *, project: str, target: str, remove: boo
     containers = engine.client.containers.list(all=True, filters=filters)
     for container in containers:
         if remove:
-            _kill_and_remove(container)
+            remove_container(container)
             continue
         # If it ended meanwhile, its PhaseContainer removes it.
         with contextlib.suppress(APIError, requests.exceptions.RequestException):
@@ -325,11 +325,6 @@ def containers_of_builds(engine: Engine) -> dict[str, list[Container]]:
 
 
 def remove_container(container: Container) -> None:
-    """Kill and remove `container`, whatever state it is in."""
-    _kill_and_remove(container)
-
-
-def _kill_and_remove(container: Container) -> None:
     """Best effort on the way out: an engine that is gone cannot remove anything, and the
     next build of the same name removes the leftover (or reports it still running).
     """
