@@ -39,9 +39,6 @@ _TABLES: dict[tuple[int | str, ...], type[BaseModel]] = {
 _SHARED_TABLES = frozenset({(), ("targets", "*")})
 
 _NOT_IMPLEMENTED = {
-    ("container", "use_when"): (
-        "strategies are not implemented yet: every target builds in a container"
-    ),
     ("container", "image_registry"): (
         "image selection from registries is not implemented yet: images come from "
         "`xcargo images bootstrap` or --container-image"

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     PlainValidator,
     StrictBool,
-    StrictStr,
     ValidationInfo,
     field_validator,
 )
@@ -27,8 +26,11 @@ from pydantic_core import PydanticCustomError
 from runtimes.config.notices import ConfigNotice
 from runtimes.engine import RuntimeChoice
 from runtimes.errors import UsageError
+from runtimes.glibc import GlibcVersion, parse_floor
 from runtimes.references import ImageReference, parse_image_reference, validate_registry_host
+from runtimes.rust_versions import RustVersion
 from runtimes.targets import validate_triple
+from runtimes.use_when import UseWhen
 
 _BUILD_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHOWN_LENGTH = 60
@@ -125,6 +127,36 @@ def _registry_host(value: object) -> str:
     return _from_usage_error(validate_registry_host, value)
 
 
+def _use_when(value: object) -> UseWhen:
+    """A use_when expression, checked once; the located key already says "use_when"."""
+    if isinstance(value, UseWhen):
+        return value
+    return _from_usage_error(lambda text: UseWhen.parse(text, prefix=""), value)
+
+
+def _toolchain(value: object) -> str:
+    """A toolchain is "stable" or a Rust version ("1.96"); kept as written."""
+    if value == "stable":
+        return "stable"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _refusal(
+            f"expected a string, got {shown(value)}", hint=f'quote it: toolchain = "{value}"'
+        )
+    return str(_from_usage_error(lambda text: RustVersion.parse(text) and text, value))
+
+
+def _glibc_floor(value: object) -> GlibcVersion:
+    """A glibc floor is a quoted "MAJOR.MINOR": unquoted, TOML reads 2.30 as the number 2.3."""
+    if isinstance(value, GlibcVersion):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _refusal(
+            f"expected a string, got {shown(value)}",
+            hint=f'quote it: glibc = "{value}" (unquoted, TOML reads 2.30 as the number 2.3)',
+        )
+    return _from_usage_error(parse_floor, value)
+
+
 def _build_arg_name(name: str) -> str:
     if not _BUILD_ARG_NAME.fullmatch(name):
         raise _refusal(
@@ -151,6 +183,9 @@ def _build_arg_value(value: object) -> str:
 
 TargetKey = Annotated[str, PlainValidator(_target_key)]
 RegistryHost = Annotated[str, PlainValidator(_registry_host)]
+Toolchain = Annotated[str, PlainValidator(_toolchain)]
+GlibcFloor = Annotated[GlibcVersion, PlainValidator(_glibc_floor)]
+UseWhenExpression = Annotated[UseWhen, PlainValidator(_use_when)]
 BuildArgName = Annotated[str, AfterValidator(_build_arg_name)]
 BuildArgValue = Annotated[str, PlainValidator(_build_arg_value)]
 
@@ -189,7 +224,9 @@ class ContainerConfig(_Frozen):
     """`[container]`: which engine runs builds, and how."""
 
     runtime: RuntimeChoice = "auto"
-    use_when: StrictStr | None = None
+    toolchain: Toolchain | None = None
+    glibc: GlibcFloor | None = None  # the whole project's floor; a target's own one wins
+    use_when: UseWhenExpression | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     image_registry: tuple[RegistryHost, ...] = ("ghcr.io", "docker.io")
     podman_machine: PodmanMachineConfig = Field(default_factory=PodmanMachineConfig)
@@ -209,6 +246,9 @@ class TargetContainerConfig(_Frozen):
     """`[targets."<triple>".container]`: the image one target builds in."""
 
     image: ImageReference | None = None
+    toolchain: Toolchain | None = None
+    glibc: GlibcFloor | None = None
+    use_when: UseWhenExpression | None = None  # wins over [container] use_when
     dockerfile: Path | None = None
     context: Path | None = None
     build_args: dict[BuildArgName, BuildArgValue] = Field(default_factory=dict)
@@ -248,3 +288,14 @@ class XcargoConfig:
     def for_target(self, triple: str) -> TargetContainerConfig:
         """The settings for one target; a target the file does not mention gets the defaults."""
         return self.targets.get(triple) or TargetContainerConfig()
+
+    def setting_for(self, triple: str, key: str) -> tuple[Any, str] | None:
+        """A setting both tables may hold (toolchain, glibc, use_when) that decides for one
+        target, and the table it comes from: the target's own, else the project's `[container]`,
+        else None (the caller's default).
+        """
+        if (own := getattr(self.for_target(triple), key)) is not None:
+            return own, f'[targets."{triple}".container]'
+        if (project := getattr(self.container, key)) is not None:
+            return project, "[container]"
+        return None
