@@ -17,11 +17,13 @@ example:
 	cd $(EXAMPLE) && $(CURDIR)/$(VENV)/xcargo build --target $(TARGET) --release
 	qemu-aarch64 -L /usr/aarch64-linux-gnu $(EXAMPLE)/target/$(TARGET)/release/hello-cross
 
-# Tests: Docker, Podman's socket, Redis and PostgreSQL up, toolchain images made, then the
-# whole suite on PostgreSQL (var/test.env names it).
+# Tests: Docker, Podman's socket, Redis and PostgreSQL up, toolchain images made (the newest
+# toolchain of each target, and Debian's oldest for aarch64), then the whole suite on
+# PostgreSQL (var/test.env names it).
 test:
 	scripts/setup.sh test
 	$(VENV)/xcargo images bootstrap
+	$(VENV)/xcargo images bootstrap --toolchain 1.85 --target $(TARGET)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	set -a && . ./var/test.env && set +a && $(VENV)/pytest

@@ -1,10 +1,11 @@
 """Toolchain images made on this machine, with no container registry at all.
 
-Three layers: a Debian base made by debootstrap and imported into the engine, a toolchain base
-(rustc, cargo, gcc) built from `dockerfiles/base.Dockerfile`, and one image per target built
-from `native.Dockerfile` or `cross.Dockerfile`. Each built image carries a recipe label (a hash
-of its Dockerfile, build arguments and parent image), so running the bootstrap again finds
-every image up to date and builds nothing.
+Four layers, each shared by everything above it: a Debian base made by debootstrap and
+imported into the engine; the toolchain base (gcc, zig, cargo-zigbuild) from
+`dockerfiles/base.Dockerfile`; one rustc layer per toolchain (`rustc.Dockerfile`); one image per
+target and toolchain (`native.Dockerfile` or `cross.Dockerfile`). Each built image carries a
+recipe label (a hash of its Dockerfile, build arguments and parent image), so running the
+bootstrap again finds every image up to date and builds nothing.
 """
 
 from __future__ import annotations
@@ -18,17 +19,25 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound
 from docker.models.images import Image
 
-from runtimes import naming, vocabulary
+from runtimes import naming, vocabulary, zig_bundle
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
 from runtimes.sandbox import run_command
-from runtimes.toolchains import dockerfile_text, recipe_for
+from runtimes.toolchains import (
+    TOOLCHAINS,
+    DebianToolchain,
+    ToolchainRecipe,
+    check_builds_for,
+    dockerfile_text,
+    newest_for,
+    recipe_for,
+    toolchain_for,
+)
 
 LineCallback = Callable[[str], None]
 DEBIAN_SUITE = "trixie"
@@ -50,6 +59,8 @@ class ImageBuild:
     tag: str
     build_args: dict[str, str]
     labels: dict[str, str]
+    # Whether the build context carries zig and cargo-zigbuild (the shared base only).
+    bundles_zig: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,36 +75,71 @@ def bootstrap(
     engine: Engine,
     targets: Sequence[str],
     *,
+    toolchains: Sequence[str] | None = None,
     on_line: LineCallback,
     refresh: bool = False,
 ) -> list[BootstrapOutcome]:
-    """Make (or find up to date) the toolchain image of each target, in order."""
+    """Make (or find up to date) the image of each target for each toolchain (None: the
+    newest each target has), the shared layers first, so that a second toolchain or target
+    adds only its own.
+    """
     recipes = [recipe_for(target) for target in targets]
+    wanted: dict[str, list[ToolchainRecipe]] = {}
+    for recipe in recipes:
+        for channel in toolchains or [newest_for(recipe.rust_target)]:
+            toolchain = toolchain_for(channel)
+            check_builds_for(toolchain, recipe.rust_target)
+            wanted.setdefault(toolchain.channel, []).append(recipe)
     outcomes = [ensure_debian_base(engine, on_line=on_line, refresh=refresh)]
-    toolchain_base = ImageBuild(
+    common = ImageBuild(
         dockerfile="base.Dockerfile",
         tag=naming.TOOLCHAIN_BASE_IMAGE,
-        build_args={"BASE_IMAGE": naming.BASE_IMAGE},
+        build_args={"BASE_IMAGE": naming.BASE_IMAGE, **zig_bundle.versions()},
         labels=naming.managed_labels("toolchain-base", source="bootstrap"),
+        bundles_zig=True,
     )
-    outcomes.append(_ensure_built(engine, toolchain_base, on_line))
-    rustc = rustc_version(engine, naming.TOOLCHAIN_BASE_IMAGE)
+    outcomes.append(_ensure_built(engine, common, on_line))
+    for channel, of_toolchain in sorted(
+        wanted.items(), key=lambda item: TOOLCHAINS[item[0]].version
+    ):
+        outcomes += _ensure_toolchain(engine, TOOLCHAINS[channel], of_toolchain, on_line)
+    return outcomes
+
+
+def _ensure_toolchain(
+    engine: Engine,
+    toolchain: DebianToolchain,
+    recipes: Sequence[ToolchainRecipe],
+    on_line: LineCallback,
+) -> list[BootstrapOutcome]:
+    """One toolchain's rustc layer, then its image of each target on top."""
+    source = f"bootstrap (Debian {toolchain.suite})"
+    rustc_layer = ImageBuild(
+        dockerfile="rustc.Dockerfile",
+        tag=naming.rustc_image(toolchain.channel),
+        build_args={"BASE_IMAGE": naming.TOOLCHAIN_BASE_IMAGE, **toolchain.rustc_args()},
+        labels=naming.managed_labels("rustc", toolchain=toolchain.channel, source=source),
+    )
+    outcomes = [_ensure_built(engine, rustc_layer, on_line)]
+    rustc = rustc_version(engine, rustc_layer.tag)
     for recipe in recipes:
-        toolchain = ImageBuild(
+        image = ImageBuild(
             dockerfile=recipe.dockerfile_for(engine.debian_arch),
-            tag=naming.toolchain_image(recipe.rust_target),
+            tag=naming.toolchain_image(recipe.rust_target, toolchain.channel),
             build_args={
-                "BASE_IMAGE": naming.TOOLCHAIN_BASE_IMAGE,
-                **recipe.build_args(engine.debian_arch),
+                "BASE_IMAGE": rustc_layer.tag,
+                **recipe.build_args(engine.debian_arch, toolchain),
             },
             labels=naming.managed_labels(
                 naming.KIND_TOOLCHAIN,
                 targets=recipe.rust_target,
                 rustc=rustc,
-                source=f"bootstrap (Debian {DEBIAN_SUITE})",
+                toolchain=toolchain.channel,
+                zig=zig_bundle.versions()["ZIG_VERSION"],
+                source=source,
             ),
         )
-        outcomes.append(_ensure_built(engine, toolchain, on_line))
+        outcomes.append(_ensure_built(engine, image, on_line))
     return outcomes
 
 
@@ -121,6 +167,7 @@ def ensure_debian_base(engine: Engine, *, on_line: LineCallback, refresh: bool) 
             command.append(mirror)
         on_line(f"$ {' '.join(command)}")
         _run_streaming(command, on_line)
+        _slim(rootfs)
         _run_streaming(
             ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], on_line
         )
@@ -132,6 +179,30 @@ def ensure_debian_base(engine: Engine, *, on_line: LineCallback, refresh: bool) 
             raise BootstrapError(f"the engine refused the Debian base image: {error}") from error
     image = engine.client.images.get(naming.BASE_IMAGE)
     return BootstrapOutcome(naming.BASE_IMAGE, image.id, True, time.monotonic() - started)
+
+
+# What a build image never reads: documentation, manuals, translations, apt's indexes. The
+# dpkg setting keeps every later layer's packages from bringing theirs back.
+_SLIM_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+               "usr/share/lintian", "var/lib/apt/lists", "var/cache/apt")  # fmt: skip
+_DPKG_EXCLUDES = "".join(f"path-exclude=/{path}/*\n" for path in _SLIM_PATHS[:5]) + (
+    "path-include=/usr/share/doc/*/copyright\n"
+)
+
+
+def _slim(rootfs: Path) -> None:
+    """Leave out of the base what no build reads, keeping the copyright files Debian asks for."""
+    for relative in _SLIM_PATHS:
+        for entry in sorted((rootfs / relative).glob("*")):
+            keeps_copyright = relative == "usr/share/doc" and (entry / "copyright").is_file()
+            for path in entry.iterdir() if keeps_copyright else (entry,):
+                if path.name == "copyright" and keeps_copyright:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+    Path(rootfs, "etc/dpkg/dpkg.cfg.d/xcargo-slim").write_text(_DPKG_EXCLUDES)
 
 
 def rustc_version(engine: Engine, image: str) -> str:
@@ -169,11 +240,13 @@ def _ensure_built(engine: Engine, build: ImageBuild, on_line: LineCallback) -> B
 
 
 def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: LineCallback) -> str:
-    context = resources.files("runtimes").joinpath("dockerfiles")
-    with resources.as_file(context) as context_dir:
+    with tempfile.TemporaryDirectory(prefix="xcargo-context-") as context:
+        Path(context, build.dockerfile).write_text(dockerfile_text(build.dockerfile))
+        if build.bundles_zig:
+            zig_bundle.copy_into(Path(context), engine.debian_arch)
         try:
             for message in engine.client.api.build(
-                path=str(context_dir),
+                path=context,
                 dockerfile=build.dockerfile,
                 tag=build.tag,
                 buildargs=build.build_args,

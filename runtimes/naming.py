@@ -18,6 +18,9 @@ LABEL_PROJECT_KEY = f"{LABEL_PREFIX}project-key"
 LABEL_TARGET = f"{LABEL_PREFIX}target"
 LABEL_TARGETS = f"{LABEL_PREFIX}targets"
 LABEL_RUSTC = f"{LABEL_PREFIX}rustc"
+# The channel a toolchain image was made for ("1.96"), and the zig it links with (if any).
+LABEL_TOOLCHAIN = f"{LABEL_PREFIX}toolchain"
+LABEL_ZIG = f"{LABEL_PREFIX}zig"
 LABEL_SOURCE = f"{LABEL_PREFIX}source"
 LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
 LABEL_GENERATION = f"{LABEL_PREFIX}generation"
@@ -33,6 +36,7 @@ KIND_TOOLCHAIN = "toolchain"
 
 BASE_IMAGE = "localhost/xcargo/debian:trixie"
 TOOLCHAIN_BASE_IMAGE = "localhost/xcargo/toolchain-base:trixie"
+RUSTC_REPOSITORY = "localhost/xcargo/rustc"
 TOOLCHAIN_REPOSITORY = "localhost/xcargo/toolchain"
 
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
@@ -81,8 +85,14 @@ def build_container(project: str, triple: str, phase: str) -> str:
     return f"xcargo-build-{project}-{slug(triple)}-{slug(phase)}"
 
 
-def toolchain_image(triple: str) -> str:
-    return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=128)}"
+def rustc_image(channel: str) -> str:
+    """The layer of one rustc that every target image of that toolchain is built on."""
+    return f"{RUSTC_REPOSITORY}:{slug(channel)}"
+
+
+def toolchain_image(triple: str, channel: str) -> str:
+    """The image of one target and one toolchain: `…/toolchain:aarch64-unknown-linux-gnu-1.96`."""
+    return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=80)}-{slug(channel)}"
 
 
 def managed_labels(kind: str, **extra: str) -> dict[str, str]:

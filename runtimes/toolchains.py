@@ -1,17 +1,82 @@
-"""The targets xcargo can make toolchain images for, from Debian's packages alone.
+"""The toolchains and targets xcargo can make images for, from Debian's packages alone.
 
-Debian ships rustc's standard library for other architectures through multiarch
-(`libstd-rust-dev:<arch>`) and a GNU cross linker per architecture, so a toolchain image is a
-few packages on top of the shared base. Which Dockerfile a target needs depends on the engine:
-a target of the engine's own architecture is native, every other one is cross.
+Debian ships more than one rustc: trixie's `rustc` (1.85), trixie's `rustc-web` (1.96, kept
+current for the browsers) and trixie-backports' `rustc` (1.97). Each comes with its standard
+library for other architectures through multiarch (`libstd-rust-dev:<arch>` or
+`libstd-rust-web-dev:<arch>`), so an image is the shared base, one rustc layer per toolchain,
+and one target layer on top. Which Dockerfile a target needs depends on the engine: a target of
+the engine's own architecture is native, every other one is cross.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 from runtimes.errors import UsageError
+from runtimes.rust_versions import RustVersion
+
+
+@dataclass(frozen=True)
+class DebianToolchain:
+    """One rustc Debian offers: the channel people name ("1.96") and the packages behind it."""
+
+    channel: str
+    suite: str
+    compiler_packages: tuple[str, str]
+    std_package: str
+    # The Debian architectures whose standard library the archive serves; None: all of them.
+    architectures: frozenset[str] | None = None
+
+    def builds_for(self, triple: str) -> bool:
+        """Whether this toolchain can make an image of `triple` (a bootstrappable target)."""
+        recipe = RECIPES.get(triple)
+        return (
+            recipe is None
+            or self.architectures is None
+            or (recipe.debian_arch in self.architectures)
+        )
+
+    @property
+    def version(self) -> RustVersion:
+        return RustVersion.parse(self.channel)
+
+    def rustc_args(self) -> dict[str, str]:
+        """The build arguments of its rustc layer (`rustc.Dockerfile`)."""
+        return {"SUITE": self.suite, "COMPILER_PACKAGES": " ".join(self.compiler_packages)}
+
+
+TOOLCHAINS: dict[str, DebianToolchain] = {
+    toolchain.channel: toolchain
+    for toolchain in (
+        DebianToolchain("1.85", "trixie", ("rustc", "cargo"), "libstd-rust-dev"),
+        DebianToolchain("1.96", "trixie", ("rustc-web", "cargo-web"), "libstd-rust-web-dev"),
+        # trixie-backports lists 1.97's armhf standard library, but the archive does not serve
+        # it (404, checked 2026-12-01): armv7 builds on 1.96 at most.
+        DebianToolchain(
+            "1.97",
+            "trixie-backports",
+            ("rustc", "cargo"),
+            "libstd-rust-dev",
+            frozenset({"amd64", "arm64"}),
+        ),
+    )
+}
+NEWEST_CHANNEL = max(TOOLCHAINS, key=lambda channel: TOOLCHAINS[channel].version)
+
+
+def toolchain_for(channel: str) -> DebianToolchain:
+    """The Debian toolchain of a channel, "1.96" or "1.96.0" (Debian has one patch of each)."""
+    hint = f"the toolchains xcargo can make: {', '.join(TOOLCHAINS)}"
+    try:
+        version = RustVersion.parse(channel)
+    except UsageError as error:
+        raise UsageError(error.message, hint=hint) from None
+    found = TOOLCHAINS.get(version.channel)
+    if found is None:
+        raise UsageError(f"Debian offers no rustc {channel}", hint=hint)
+    return found
 
 
 @dataclass(frozen=True)
@@ -25,13 +90,15 @@ class ToolchainRecipe:
     def dockerfile_for(self, engine_arch: str) -> str:
         return "native.Dockerfile" if engine_arch == self.debian_arch else "cross.Dockerfile"
 
-    def build_args(self, engine_arch: str) -> dict[str, str]:
+    def build_args(self, engine_arch: str, toolchain: DebianToolchain) -> dict[str, str]:
         if engine_arch == self.debian_arch:
             return {}
         return {
             "DEB_ARCH": self.debian_arch,
             "GCC_TRIPLE": self.gnu_triple,
             "RUST_TARGET": self.rust_target,
+            "STD_PACKAGE": toolchain.std_package,
+            "SUITE": toolchain.suite,
         }
 
 
@@ -59,3 +126,33 @@ def recipe_for(triple: str) -> ToolchainRecipe:
 def dockerfile_text(name: str) -> str:
     """The text of a Dockerfile shipped in `runtimes/dockerfiles/`."""
     return resources.files("runtimes").joinpath("dockerfiles", name).read_text(encoding="utf-8")
+
+
+def toolchains_for(triple: str, offered: Sequence[str] = tuple(TOOLCHAINS)) -> tuple[str, ...]:
+    """The offered toolchains that can make an image of `triple`, oldest first."""
+    return tuple(channel for channel in offered if toolchain_for(channel).builds_for(triple))
+
+
+def newest_for(triple: str) -> str:
+    """The newest toolchain that can make an image of `triple`: what a bootstrap makes when
+    no toolchain is named.
+    """
+    return max(toolchains_for(triple), key=lambda channel: TOOLCHAINS[channel].version)
+
+
+def check_builds_for(toolchain: DebianToolchain, triple: str) -> None:
+    if not toolchain.builds_for(triple):
+        raise UsageError(
+            f"Debian's {toolchain.suite} has no rustc {toolchain.channel} standard library "
+            f"for {triple}",
+            hint=f"use one that has: {', '.join(toolchains_for(triple))} (--toolchain)",
+        )
+
+
+def offered_toolchains(listed: str | None) -> tuple[str, ...]:
+    """The toolchains a machine offers: XCARGO_TOOLCHAINS ("1.85,1.97"), else all of Debian's.
+    A team pins its server to the ones it supports; each must be one Debian has.
+    """
+    if not listed or not listed.strip():
+        return tuple(TOOLCHAINS)
+    return tuple(dict.fromkeys(toolchain_for(part.strip()).channel for part in listed.split(",")))

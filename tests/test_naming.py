@@ -7,6 +7,7 @@ import re
 import pytest
 
 from runtimes import naming
+from tests.support import AARCH64
 
 # What Docker (and Podman) accept as a volume or container name.
 ENGINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -198,12 +199,17 @@ def test_build_container_is_an_xcargo_name():
     "triple",
     ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "armv7-unknown-linux-gnueabihf"],
 )
-def test_toolchain_image_is_a_local_tag_per_triple(triple):
-    assert naming.toolchain_image(triple) == f"localhost/xcargo/toolchain:{triple}"
+def test_toolchain_image_is_a_local_tag_per_triple_and_toolchain(triple):
+    assert naming.toolchain_image(triple, "1.96") == f"localhost/xcargo/toolchain:{triple}-1.96"
+
+
+def test_two_toolchains_of_one_target_are_two_images_on_one_rustc_layer_each():
+    assert naming.toolchain_image(AARCH64, "1.85") != naming.toolchain_image(AARCH64, "1.97")
+    assert naming.rustc_image("1.97") == "localhost/xcargo/rustc:1.97"
 
 
 def test_toolchain_image_tag_fits_the_engine_limit_of_128_characters():
-    tag = naming.toolchain_image("t" * 300).split(":", 1)[1]
+    tag = naming.toolchain_image("t" * 300, "1." + "9" * 300).split(":", 1)[1]
     assert len(tag) <= 128
 
 

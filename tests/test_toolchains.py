@@ -6,7 +6,15 @@ import pytest
 
 from runtimes.bootstrap import recipe_hash
 from runtimes.errors import UsageError
-from runtimes.toolchains import RECIPES, dockerfile_text, recipe_for
+from runtimes.toolchains import (
+    NEWEST_CHANNEL,
+    RECIPES,
+    TOOLCHAINS,
+    dockerfile_text,
+    offered_toolchains,
+    recipe_for,
+    toolchain_for,
+)
 
 X86_64 = "x86_64-unknown-linux-gnu"
 AARCH64 = "aarch64-unknown-linux-gnu"
@@ -59,30 +67,69 @@ def test_a_target_of_the_engines_architecture_is_native_every_other_is_cross(
 
 
 def test_a_native_target_needs_no_build_arguments():
-    assert recipe_for(X86_64).build_args("amd64") == {}
-    assert recipe_for(AARCH64).build_args("arm64") == {}
+    assert recipe_for(X86_64).build_args("amd64", TOOLCHAINS["1.97"]) == {}
+    assert recipe_for(AARCH64).build_args("arm64", TOOLCHAINS["1.97"]) == {}
 
 
-def test_a_cross_target_carries_its_architecture_linker_triple_and_rust_target():
-    assert recipe_for(AARCH64).build_args("amd64") == {
+def test_a_cross_target_carries_its_architecture_linker_and_its_toolchains_std_and_suite():
+    assert recipe_for(AARCH64).build_args("amd64", TOOLCHAINS["1.96"]) == {
         "DEB_ARCH": "arm64",
         "GCC_TRIPLE": "aarch64-linux-gnu",
         "RUST_TARGET": AARCH64,
+        "STD_PACKAGE": "libstd-rust-web-dev",
+        "SUITE": "trixie",
     }
 
 
 def test_x86_64_is_cross_on_an_arm64_engine():
-    assert recipe_for(X86_64).build_args("arm64") == {
+    assert recipe_for(X86_64).build_args("arm64", TOOLCHAINS["1.97"]) == {
         "DEB_ARCH": "amd64",
         "GCC_TRIPLE": "x86_64-linux-gnu",
         "RUST_TARGET": X86_64,
+        "STD_PACKAGE": "libstd-rust-dev",
+        "SUITE": "trixie-backports",
     }
+
+
+# --- the toolchains Debian offers
+
+
+def test_debian_offers_trixies_rustc_its_rustc_web_and_the_backports_rustc():
+    assert {channel: toolchain.compiler_packages for channel, toolchain in TOOLCHAINS.items()} == {
+        "1.85": ("rustc", "cargo"),
+        "1.96": ("rustc-web", "cargo-web"),
+        "1.97": ("rustc", "cargo"),
+    }
+    assert TOOLCHAINS["1.97"].suite == "trixie-backports"
+    assert NEWEST_CHANNEL == "1.97"
+
+
+@pytest.mark.parametrize("written", ["1.96", "1.96.0", "1.96.7"])
+def test_a_toolchain_is_named_by_its_channel_with_or_without_a_patch(written):
+    assert toolchain_for(written).channel == "1.96"
+
+
+@pytest.mark.parametrize("written", ["1.70", "2.0", "nightly", "", "1.96; rm -rf /", "\uff11.96"])
+def test_a_toolchain_debian_does_not_offer_is_refused_naming_the_ones_it_does(written):
+    with pytest.raises(UsageError) as refused:
+        toolchain_for(written)
+    assert "1.85" in f"{refused.value.message} {refused.value.hint}"
+
+
+def test_a_server_offers_every_toolchain_unless_xcargo_toolchains_lists_some():
+    assert offered_toolchains(None) == ("1.85", "1.96", "1.97")
+    assert offered_toolchains(" ") == ("1.85", "1.96", "1.97")
+    assert offered_toolchains("1.97, 1.85.1,1.97") == ("1.97", "1.85")
+    with pytest.raises(UsageError, match=r"1\.70"):
+        offered_toolchains("1.97,1.70")
 
 
 # --- the shipped Dockerfiles
 
 
-@pytest.mark.parametrize("name", ["base.Dockerfile", "native.Dockerfile", "cross.Dockerfile"])
+@pytest.mark.parametrize(
+    "name", ["base.Dockerfile", "rustc.Dockerfile", "native.Dockerfile", "cross.Dockerfile"]
+)
 def test_each_shipped_dockerfile_opens_with_comments_and_builds_on_base_image(name):
     text = dockerfile_text(name)
     assert text.startswith("# ")
@@ -91,7 +138,7 @@ def test_each_shipped_dockerfile_opens_with_comments_and_builds_on_base_image(na
 
 def test_the_cross_dockerfile_uses_every_cross_build_argument():
     text = dockerfile_text("cross.Dockerfile")
-    for argument in recipe_for(AARCH64).build_args("amd64"):
+    for argument in recipe_for(AARCH64).build_args("amd64", TOOLCHAINS["1.85"]):
         assert f"ARG {argument}" in text
 
 

@@ -1,12 +1,19 @@
-# The toolchain every xcargo image shares: Debian's rustc and cargo, a C compiler for build
-# scripts, and the mount points of the build sandbox. Built on the debootstrap image, so no
-# container registry is needed.
+# What every xcargo toolchain image shares, whatever its rustc: a C compiler for build scripts,
+# zig and cargo-zigbuild (to link against an older glibc than the image's own), and the mount
+# points of the build sandbox. Built on the debootstrap image, so no container registry is
+# needed; zig comes from the Python packages xcargo is installed with, so no network either.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
+ARG ZIG_VERSION
+ARG CARGO_ZIGBUILD_VERSION
+ARG ZIG_LEFT_OUT
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      rustc cargo gcc libc6-dev ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+      gcc libc6-dev ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY zig /opt/zig
+COPY cargo-zigbuild /usr/local/bin/cargo-zigbuild
+RUN ln -s /opt/zig/zig /usr/local/bin/zig
 # CARGO_HOME and the target directory are cache volumes; the source is mounted read-only.
 RUN mkdir -p /xcargo/cargo-home /xcargo/target /project
 ENV CARGO_HOME=/xcargo/cargo-home \
