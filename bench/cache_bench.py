@@ -27,8 +27,9 @@ from pathlib import Path
 
 from runtimes import host, naming
 from runtimes.bootstrap import bootstrap
+from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.config import load_config
-from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.cross_build import run_build
 from runtimes.engine import Engine, connect
 from runtimes.project import CargoProject, locate_project
 

@@ -19,8 +19,9 @@ from docker.types import Mount
 
 from runtimes import host, naming
 from runtimes.bootstrap import bootstrap
+from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.config import load_config
-from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.cross_build import run_build
 from runtimes.engine import Engine, connect
 from runtimes.project import locate_project
 from runtimes.sandbox import CARGO_HOME_DIR, SOURCE_DIR, TARGET_DIR, ContainerSpec, PhaseContainer

@@ -6,6 +6,7 @@ only the project's own binaries and libraries are collected, not those of depend
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from runtimes.errors import XcargoError
+from runtimes.glibc import GlibcNeeds, GlibcVersion, needed_glibc
 
 _COLLECTED_KINDS = {"bin", "cdylib", "staticlib", "dylib"}
 _LIBRARY_SUFFIXES = (".so", ".a", ".dylib", ".dll", ".lib", ".wasm")
@@ -28,6 +30,32 @@ class Artifact:
     path: Path
     size: int
     sha256: str
+    # The newest glibc version it needs, read from its ELF symbol versions; None: none.
+    glibc: GlibcNeeds | None = None
+
+
+def with_glibc(artifact: Artifact) -> Artifact:
+    """The artifact with the glibc it needs, read from the file on the host."""
+    return dataclasses.replace(artifact, glibc=needed_glibc(artifact.path))
+
+
+def floor_failure(artifacts: Iterable[Artifact], floor: str) -> str | None:
+    """Why artifacts that need a glibc above the build's floor fail it (None: all keep it)."""
+    if not floor:
+        return None
+    version = GlibcVersion.parse(floor)
+    above = [
+        f"{artifact.name} {problem}"
+        for artifact in artifacts
+        if artifact.glibc and (problem := artifact.glibc.describe_above(version))
+    ]
+    if not above:
+        return None
+    return (
+        "; ".join(above)
+        + ": it would not start on the systems of its floor. Raise the floor (glibc = in "
+        "xcargo.toml) or find what links the newer symbols"
+    )
 
 
 def parse_message(line: str) -> dict[str, object] | None:
@@ -94,6 +122,16 @@ def extract_single_file(archive: Iterator[bytes], destination: Path) -> Artifact
             f"{destination.name}: the engine returned an unreadable archive: {error}"
         ) from error
     raise XcargoError(f"{destination.name}: the engine returned an empty archive")
+
+
+def describe_file(path: Path) -> Artifact:
+    """An artifact cargo wrote on this machine (a native build): its size and sha256."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return Artifact(name=path.name, path=path, size=size, sha256=digest.hexdigest())
 
 
 def _is_local(message: dict[str, object]) -> bool:

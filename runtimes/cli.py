@@ -7,6 +7,7 @@ build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy),
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -23,23 +24,25 @@ from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming, vocabulary
+from runtimes.build_values import DEFAULT_TIMEOUT_SECONDS, BuildRequest, BuildResult
 from runtimes.config import XcargoConfig, load_config
-from runtimes.cross_build import (
-    DEFAULT_TIMEOUT_SECONDS,
-    BuildRequest,
-    BuildResult,
-    run_build,
-)
+from runtimes.cross_build import run_build
 from runtimes.doctor import run_checks
 from runtimes.engine import ENGINE_HINT, connect
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
-from runtimes.images import toolchain_images
+from runtimes.glibc import split_floor_suffix
+from runtimes.images import catalogue, toolchain_images
 from runtimes.project import locate_project
 from runtimes.references import parse_image_reference
 from runtimes.sandbox import Limits
 from runtimes.sizes import human_size, parse_size
 from runtimes.targets import validate_triple
-from runtimes.toolchains import RECIPES
+from runtimes.toolchains import (
+    RECIPES,
+    TOOLCHAINS,
+    offered_toolchains,
+    toolchain_for,
+)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Tables keep whole names when piped: rich would otherwise wrap them at 80 columns.
@@ -115,7 +118,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--target", "triple", required=True, help="Rust target triple to build for.")
+@click.option(
+    "--target",
+    "triple",
+    required=True,
+    help="Rust target triple to build for; a *-linux-gnu* one may end with its glibc floor, "
+    "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17.",
+)
 @click.option("--release", is_flag=True, help="Build with the release profile.")
 @click.option("--container-image", metavar="IMAGE", help="Build in this image (must be local).")
 @click.option(
@@ -147,6 +156,12 @@ def main() -> None:
 @click.option(
     "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
 )
+@click.option(
+    "--toolchain",
+    metavar="VERSION",
+    help=f"Rust toolchain ({', '.join(TOOLCHAINS)} or stable; default: xcargo.toml, "
+    "rust-toolchain.toml, else the newest).",
+)
 def build(
     triple: str,
     release: bool,
@@ -156,6 +171,7 @@ def build(
     memory: str,
     disk_limit: str,
     no_bootstrap: bool,
+    toolchain: str | None,
 ) -> None:
     """Cross-compile the project for TARGET in a container.
 
@@ -163,6 +179,7 @@ def build(
     build runs with the network off. Artifacts land in target/<triple>/<profile>/ and are
     printed on stdout as `<sha256>  <path>`.
     """
+    triple, glibc_floor = split_floor_suffix(triple)
     validate_triple(triple)
     project = locate_project(Path.cwd(), manifest_path)
     config = load_config(project.root)
@@ -182,6 +199,9 @@ def build(
         state_dir=host.state_dir(),
         ca_bundle=host.ca_bundle(),
         bootstrap_missing=not no_bootstrap,
+        toolchain=toolchain,
+        glibc_floor=glibc_floor,
+        offered_toolchains=offered_toolchains(os.environ.get("XCARGO_TOOLCHAINS")),
     )
     _say(f"building {escape(project.name)} for {triple} on {escape(engine.description)}")
     started = time.monotonic()
@@ -197,16 +217,32 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
         err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
         return
     _say(f"built {result.triple} ({profile}) in {seconds:.2f} s")
+    if result.image:
+        err.print(
+            f"  image: {escape(result.image)} ({escape(result.image_digest)}); "
+            f"{escape(result.image_reason)}"
+        )
     err.print(
-        f"  image: {escape(result.image)} ({escape(result.image_digest)}), "
-        f"rustc {escape(result.rustc_version)}; {escape(result.image_reason)}"
+        f"  toolchain: rustc {escape(result.rustc_version)}; {escape(result.toolchain_reason)}"
     )
+    err.print(f"  strategy: {result.strategy}; {escape(result.strategy_reason)}")
     phases = [f"{name} {value:.2f} s" for name, value in result.phases.items()]
     if result.fetch_skipped:
         phases.insert(1, "fetch skipped (Cargo.lock unchanged)")
     err.print("  phases: " + " · ".join(phases))
+    _report_cache(result)
+    for artifact in result.artifacts:
+        if result.glibc_floor:
+            needs = f"GLIBC_{artifact.glibc.highest}" if artifact.glibc else "no glibc symbols"
+            err.print(f"  {artifact.name}: needs {needs} (floor {result.glibc_floor})")
+        out.print(f"{artifact.sha256}  {artifact.path}")
+
+
+def _report_cache(result: BuildResult) -> None:
     volumes = result.volumes
-    if volumes.scratch:
+    if volumes is None:
+        err.print("  cache: the project's own target/ (native)")
+    elif volumes.scratch:
         err.print("  cache: off (cache.enabled = false): scratch volumes, removed")
     else:
         registry = "cold" if result.crates_downloaded else "warm"
@@ -215,8 +251,6 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
             f"  cache: registry {registry} ({result.crates_downloaded} crates downloaded) · "
             f"target {target} ({volumes.target})"
         )
-    for artifact in result.artifacts:
-        out.print(f"{artifact.sha256}  {artifact.path}")
 
 
 @main.group()
@@ -232,18 +266,32 @@ def images() -> None:
     metavar="TRIPLE",
     help=f"Target to make an image for (repeatable; default: {', '.join(RECIPES)}).",
 )
+@click.option(
+    "--toolchain",
+    "channels",
+    multiple=True,
+    metavar="VERSION",
+    help=f"Rust toolchain to make images of (repeatable; {', '.join(TOOLCHAINS)}; "
+    "default: the newest each target has).",
+)
 @click.option("--refresh", is_flag=True, help="Make the Debian base again (new packages).")
-def images_bootstrap(triples: tuple[str, ...], refresh: bool) -> None:
+def images_bootstrap(triples: tuple[str, ...], channels: tuple[str, ...], refresh: bool) -> None:
     """Make toolchain images with debootstrap and Debian's Rust packages.
 
     Running it again builds nothing unless a Dockerfile or a parent image changed.
     """
     for triple in triples:
         validate_triple(triple)
+    for channel in channels:
+        toolchain_for(channel)
     engine = connect()
     started = time.monotonic()
     outcomes = toolchain_bootstrap.bootstrap(
-        engine, list(triples or RECIPES), on_line=_log_line("  "), refresh=refresh
+        engine,
+        list(triples or RECIPES),
+        toolchains=list(channels) or None,
+        on_line=_log_line("  "),
+        refresh=refresh,
     )
     for outcome in outcomes:
         state = "built" if outcome.built else "up to date"
@@ -260,17 +308,28 @@ def container() -> None:
 def container_images() -> None:
     """List the toolchain images on the engine, with their targets and sizes."""
     engine = connect()
-    table = Table("image", "targets", "rustc", "size", "created", "source", box=None)
+    table = Table("image", "targets", "toolchain", "rustc", "size", "created", "source", box=None)
     for image in toolchain_images(engine):
         table.add_row(
             image.reference,
             ", ".join(image.targets),
+            image.toolchain,
             image.rustc,
             human_size(image.size),
             image.created[:19],
             image.source,
         )
     out.print(table)
+    made = [
+        (target, image.toolchain, image.reference)
+        for image in toolchain_images(engine)
+        for target in image.targets
+    ]
+    missing = [entry for entry in catalogue(made) if entry.reference is None]
+    if missing:
+        out.print("\nnot made yet (each is made on first use, or now with):")
+        for entry in missing:
+            out.print(f"  {entry.target} · {entry.toolchain}: {entry.bootstrap_command}")
 
 
 @container.command("doctor")

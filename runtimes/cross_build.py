@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from docker.errors import ImageNotFound
@@ -18,17 +18,24 @@ from docker.types import Mount
 
 from runtimes import caches, fetch_stamps, naming
 from runtimes.artifacts import (
-    Artifact,
     artifact_paths,
     extract_single_file,
+    floor_failure,
     parse_message,
     relative_output_path,
+    with_glibc,
 )
 from runtimes.bootstrap import BootstrapError, bootstrap, rustc_version
-from runtimes.config import XcargoConfig
+from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.engine import Engine
+from runtimes.errors import UsageError
 from runtimes.image_choice import ImageChoice, choose_image
-from runtimes.project import CargoProject
+from runtimes.images import toolchain_images
+from runtimes.linking import choose_floor, choose_linking
+from runtimes.native_build import run_native
+from runtimes.placement import NATIVE, ZIG, choose_placement
+from runtimes.project import rust_requirements
+from runtimes.rust_versions import RustVersion
 from runtimes.sandbox import (
     CA_BUNDLE_PATH,
     CARGO_HOME_DIR,
@@ -36,75 +43,27 @@ from runtimes.sandbox import (
     TARGET_DIR,
     BuildDiskFull,
     ContainerSpec,
-    Limits,
     PhaseContainer,
     with_private_cargo_home,
 )
 from runtimes.targets import validate_triple
+from runtimes.toolchain_choice import ToolchainChoice, check_requirements, choose_toolchain
+from runtimes.toolchains import TOOLCHAINS, toolchains_for
+from runtimes.use_when import host_triple
 from runtimes.vocabulary import BUILDING, COLLECTING, FETCHING, PREPARING_IMAGE, Phase
 
 LineCallback = Callable[[str], None]
 PhaseCallback = Callable[[Phase], None]
-DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
 _DOWNLOADED = re.compile(r"^\s*Downloaded \S+ v\S+")
 _READ_ONLY = "Read-only file system"
 _SIGKILL = "(signal: 9, SIGKILL: kill)"
 _NO_STD = re.compile(r"can't find crate for `(std|core)`")
+# What cargo says when a dependency's rust-version is above the toolchain's rustc.
+_TOO_OLD = "is not supported by the following packages"
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
 _BUILT, _FAILED, _MISSING_CRATES = "built", "failed", "missing crates"
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    project: CargoProject
-    triple: str
-    config: XcargoConfig
-    release: bool = False
-    image: str | None = None
-    # How `image` was named, for the reason the build records ("--container-image").
-    image_named_by: str = ""
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    limits: Limits = field(default_factory=Limits)
-    state_dir: Path = Path(".")
-    ca_bundle: Path | None = None
-    # Where artifacts land (as target/<triple>/<profile>/…); None: the project's own target/.
-    output_dir: Path | None = None
-    # Make a missing toolchain image (never one named by --container-image or xcargo.toml).
-    bootstrap_missing: bool = False
-    # An unprotected ref, which builds on a target cache of its own; "" the protected one.
-    target_lane: str = ""
-    # More labels of the build's containers (LABEL_* suffixes): the server's build id.
-    container_labels: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def profile_dir(self) -> str:
-        return "release" if self.release else "debug"
-
-
-@dataclass
-class BuildResult:
-    triple: str
-    image: str
-    image_source: str
-    image_reason: str
-    image_id: str
-    image_digest: str
-    rustc_version: str
-    volumes: caches.CacheVolumes
-    exit_code: int = -1
-    phases: dict[str, float] = field(default_factory=dict)
-    fetch_skipped: bool = False
-    crates_downloaded: int = 0
-    artifacts: list[Artifact] = field(default_factory=list)
-    failure: str | None = None
-    # Whether the target cache was made for this build as a copy of the protected one.
-    target_seeded: bool = False
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_code == 0 and self.failure is None
 
 
 class ImageMissing(BootstrapError):
@@ -145,20 +104,45 @@ def run_build(
     lockfile = request.project.require_lockfile()
     started = time.monotonic()
     on_phase(PREPARING_IMAGE)
-    choice = choose_image(
-        request.triple, request.config, named=request.image, named_by=request.image_named_by
+    placement = choose_placement(
+        request.triple,
+        request.config,
+        host=host_triple(),
+        containers_only=request.containers_only,
     )
+    if placement.strategy == NATIVE:
+        return run_native(request, placement, on_line, on_phase)
+    choice = choose_image(
+        request.triple,
+        request.config,
+        toolchain=lambda: _choose_toolchain(engine, request),
+        named=request.image,
+        named_by=request.image_named_by,
+    )
+    if choice.toolchain is not None:
+        on_line(f"xcargo: toolchain {choice.toolchain.channel}: {choice.toolchain.reason}")
     on_line(f"xcargo: image {choice.reference}: {choice.reason}")
     image = _image_for(engine, request, choice, on_line)
     rustc = image.labels.get(naming.LABEL_RUSTC) or rustc_version(engine, image.id)
-    toolchain = naming.toolchain_key(image.labels.get(naming.LABEL_RUSTC), image.id)
+    toolchain = choice.toolchain or _toolchain_of_named_image(request, choice, rustc)
+    floor = choose_floor(
+        request.triple,
+        request.config,
+        named=request.glibc_floor,
+        default=request.default_glibc_floor,
+        default_by=request.default_glibc_floor_by,
+    )
+    strategy = choose_linking(
+        placement, floor, image=choice.reference, zig=image.labels.get(naming.LABEL_ZIG)
+    )
+    on_line(f"xcargo: strategy {strategy.strategy}: {strategy.reason}")
     volumes = caches.ensure_volumes(
         engine,
         config=request.config.container.cache,
         project=request.project.key,
         triple=request.triple,
         image_id=image.id,
-        toolchain=toolchain,
+        toolchain=naming.toolchain_key(image.labels.get(naming.LABEL_RUSTC), image.id),
         lane=request.target_lane,
     )
     seeded = _seed_lane(engine, volumes, image.id, on_line)
@@ -170,7 +154,12 @@ def run_build(
         image_id=image.id,
         image_digest=(image.attrs.get("RepoDigests") or [image.id])[0],
         rustc_version=rustc,
+        toolchain=toolchain.channel,
+        toolchain_reason=toolchain.reason,
+        strategy=strategy.strategy,
+        strategy_reason=strategy.reason,
         volumes=volumes,
+        glibc_floor=str(floor.version) if floor else "",
         target_seeded=seeded,
     )
     result.phases[PREPARING_IMAGE.timing] = time.monotonic() - started
@@ -186,6 +175,42 @@ def run_build(
     finally:
         caches.remove_scratch(engine, volumes)
     return result
+
+
+def _choose_toolchain(engine: Engine, request: BuildRequest) -> ToolchainChoice:
+    """The toolchain among those offered: any when missing images may be made, else only
+    those whose image of this target is on the engine already.
+    """
+    offered = toolchains_for(request.triple, request.offered_toolchains)
+    if not request.bootstrap_missing:
+        made = {image.reference for image in toolchain_images(engine)}
+        offered = tuple(
+            channel
+            for channel in offered
+            if naming.toolchain_image(request.triple, channel) in made
+        )
+    return choose_toolchain(
+        request.project,
+        request.config,
+        request.triple,
+        available=offered,
+        named=request.toolchain,
+        named_by=request.toolchain_named_by,
+        default=request.default_toolchain,
+    )
+
+
+def _toolchain_of_named_image(
+    request: BuildRequest, choice: ImageChoice, rustc: str
+) -> ToolchainChoice:
+    """A named image brings its own rustc, which must still meet the crates' rust-version."""
+    where = f"image {choice.reference}"
+    try:
+        channel = RustVersion.parse(rustc).channel
+    except UsageError:
+        return ToolchainChoice(rustc, f"the rustc of {where} (its version unreadable)")
+    check_requirements(rustc, rust_requirements(request.project), f"{where} (rustc {rustc})")
+    return ToolchainChoice(channel, f"the rustc of {where}")
 
 
 def _seed_lane(
@@ -216,8 +241,13 @@ def _image_for(
     except ImageMissing:
         if not (choice.makeable and request.bootstrap_missing):
             raise
-    on_line(f"xcargo: no toolchain image for {request.triple} yet: making it (once, minutes)")
-    bootstrap(engine, [request.triple], on_line=on_line)
+    assert choice.toolchain is not None  # makeable: a toolchain image
+    channel = choice.toolchain.channel
+    on_line(
+        f"xcargo: no image of toolchain {channel} for {request.triple} yet: "
+        "making it (once, minutes)"
+    )
+    bootstrap(engine, [request.triple], toolchains=[channel], on_line=on_line)
     return resolve_image(engine, choice, request.triple)
 
 
@@ -302,7 +332,7 @@ class _Run:
         `_MISSING_CRATES` when the offline build missed crates a stale stamp said were cached.
         """
         command = [
-            "cargo", "build", "--offline", "--locked", "--target", self.request.triple,
+            *self._cargo_build(), "--offline", "--locked",
             "--message-format=json-render-diagnostics",
         ]  # fmt: skip
         if self.request.release:
@@ -337,12 +367,22 @@ class _Run:
                 if findings.offline_miss:
                     return _MISSING_CRATES
                 self.result.failure = findings.explain(
-                    self.request.triple, self.result.image, self.request.limits.memory
+                    self.request.triple,
+                    self.result.image,
+                    self.request.limits.memory,
+                    self.result.toolchain,
                 )
                 return _FAILED
             self.on_phase(COLLECTING)
             self._collect(phase, messages)
         return _BUILT
+
+    def _cargo_build(self) -> list[str]:
+        """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>`."""
+        triple = self.request.triple
+        if self.result.strategy == ZIG:
+            return ["cargo", "zigbuild", "--target", f"{triple}.{self.result.glibc_floor}"]
+        return ["cargo", "build", "--target", triple]
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()
@@ -350,10 +390,10 @@ class _Run:
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
             destination = output_root.joinpath(*relative.parts)
-            self.result.artifacts.append(
-                extract_single_file(phase.archive(container_path), destination)
-            )
+            artifact = extract_single_file(phase.archive(container_path), destination)
+            self.result.artifacts.append(with_glibc(artifact))
         self.result.phases[COLLECTING.timing] = time.monotonic() - started
+        self.result.failure = floor_failure(self.result.artifacts, self.result.glibc_floor)
 
     def _spec(
         self,
@@ -405,15 +445,23 @@ class _LogFindings:
     no_std: bool = False
     sigkill: bool = False
     offline_miss: bool = False
+    too_old: bool = False
 
     def scan(self, line: str) -> None:
+        self.too_old = self.too_old or _TOO_OLD in line
         self.read_only = self.read_only or _READ_ONLY in line
         self.no_std = self.no_std or bool(_NO_STD.search(line))
         self.sigkill = self.sigkill or _SIGKILL in line
         self.offline_miss = self.offline_miss or any(hint in line for hint in _OFFLINE_MISS)
 
-    def explain(self, triple: str, image: str, memory: str) -> str:
+    def explain(self, triple: str, image: str, memory: str, toolchain: str) -> str:
         """Name the failures that are xcargo's doing, which cargo's own words can't explain."""
+        if self.too_old:
+            return (
+                f"a dependency needs a newer rustc than toolchain {toolchain} (see the log "
+                f"above): build with a newer one (--toolchain, or xcargo.toml's [container] "
+                f"toolchain; Debian offers {', '.join(TOOLCHAINS)})"
+            )
         if self.read_only:
             return (
                 "the build tried to write into the source directory, which xcargo mounts "
@@ -439,4 +487,7 @@ def _environment() -> dict[str, str]:
         "CARGO_TERM_COLOR": "never",
         "CARGO_TERM_PROGRESS_WHEN": "never",
         "HOME": "/tmp",
+        # zig's caches (the glibc stubs of a floor, compiled once) live with the target cache.
+        "ZIG_GLOBAL_CACHE_DIR": f"{TARGET_DIR}/zig-cache",
+        "ZIG_LOCAL_CACHE_DIR": f"{TARGET_DIR}/zig-cache",
     }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runtimes import naming
 from runtimes.errors import UsageError
+from runtimes.rust_versions import RustVersion
 
 MANIFEST = "Cargo.toml"
 LOCKFILE = "Cargo.lock"
@@ -84,3 +85,49 @@ def _read_manifest(path: Path) -> dict[str, object]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path} is not valid TOML: {error}") from error
+
+
+@dataclass(frozen=True)
+class RustRequirement:
+    """A package of the workspace and the oldest rustc its `rust-version` accepts."""
+
+    package: str
+    version: RustVersion
+
+
+def rust_requirements(project: CargoProject) -> list[RustRequirement]:
+    """The `rust-version` of every package the build compiles from the workspace (the root
+    package and the members), read before any container starts so that a toolchain too old
+    for them is refused with a clear message instead of cargo's, minutes later.
+    """
+    root = _read_manifest(project.root / MANIFEST)
+    workspace = root.get("workspace") if isinstance(root.get("workspace"), dict) else {}
+    inherited = (workspace.get("package") or {}).get("rust-version")
+    manifests = [project.root / MANIFEST]
+    for pattern in workspace.get("members") or []:
+        if isinstance(pattern, str) and ".." not in Path(pattern).parts:
+            manifests += sorted(path / MANIFEST for path in project.root.glob(pattern))
+    found = []
+    for manifest in dict.fromkeys(manifests):
+        data = root if manifest == project.root / MANIFEST else _member_manifest(manifest)
+        package = data.get("package")
+        if not isinstance(package, dict) or "rust-version" not in package:
+            continue
+        value = package["rust-version"]
+        if isinstance(value, dict) and value.get("workspace") is True:
+            value = inherited
+        if isinstance(value, str):
+            name = str(package.get("name") or manifest.parent.name)
+            found.append(RustRequirement(name, _rust_version(value, manifest)))
+    return found
+
+
+def _member_manifest(path: Path) -> dict[str, object]:
+    return _read_manifest(path) if path.is_file() else {}
+
+
+def _rust_version(value: str, manifest: Path) -> RustVersion:
+    try:
+        return RustVersion.parse(value)
+    except UsageError as error:
+        raise UsageError(f"{manifest}: rust-version: {error.message}", hint=error.hint) from None

@@ -9,14 +9,17 @@ from pathlib import Path
 from docker.models.containers import Container
 
 from runtimes import naming
+from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.config import load_config
-from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.cross_build import run_build
 from runtimes.engine import Engine
 from runtimes.project import CargoProject
 
 AARCH64 = "aarch64-unknown-linux-gnu"
 ARMV7 = "armv7-unknown-linux-gnueabihf"
 X86_64 = "x86_64-unknown-linux-gnu"
+# Debian trixie's own rustc, the oldest toolchain xcargo makes.
+OLDEST = "1.85"
 QEMU = {
     AARCH64: ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"],
     ARMV7: ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf"],

@@ -20,6 +20,7 @@ from runtimes.sandbox import (
     Limits,
     run_command,
 )
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64, build, run_binary
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -49,7 +50,7 @@ def _shared_files(engine: Engine, volume: str) -> str:
     """`sha256sum` of every file under the CARGO_HOME volume's registry and git directories."""
     return run_command(
         engine,
-        naming.toolchain_image(AARCH64),
+        naming.toolchain_image(AARCH64, NEWEST_CHANNEL),
         ["sh", "-c", _CHECKSUMS],
         name="xcargo-test-checksums",
         mounts=[Mount(target="/cache", source=volume, type="volume", read_only=True)],
@@ -131,4 +132,4 @@ def test_a_build_past_its_disk_limit_is_stopped_and_gives_the_space_back_while_a
 
 
 def _image_id(engine: Engine) -> str:
-    return engine.client.images.get(naming.toolchain_image(AARCH64)).id
+    return engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL)).id

@@ -11,6 +11,7 @@ import pytest
 from runtimes import caches, naming
 from runtimes.config import CacheConfig
 from runtimes.engine import Engine
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64
 
 pytestmark = pytest.mark.engine
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.engine
 
 def _ensure(engine: Engine, project: str, lane: str = "") -> caches.CacheVolumes:
     """The volumes of a build of `project` for aarch64, on a made-up toolchain's CARGO_HOME."""
-    image_id = engine.client.images.get(naming.toolchain_image(AARCH64)).id
+    image_id = engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL)).id
     return caches.ensure_volumes(
         engine,
         config=CacheConfig(),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtimes import naming
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64, X86_64, containers_of, run_binary, wait_until_running
 
 # The console script pip installed next to this interpreter: the command users run.
@@ -184,7 +185,10 @@ def test_build_prints_artifacts_as_sha256sum_lines_and_writes_them_where_cargo_w
     assert second.stdout == first.stdout
     assert "fetch skipped" in second.stderr
     assert "registry warm (0 crates downloaded)" in second.stderr
-    assert f"the toolchain image for {AARCH64} (nothing named another)" in second.stderr
+    assert f"the toolchain image for {AARCH64} and rustc {NEWEST_CHANNEL}" in second.stderr
+    assert f"toolchain: rustc {NEWEST_CHANNEL}" in second.stderr
+    assert "strategy: zig" in second.stderr
+    assert "hello-cross: needs GLIBC_2." in second.stderr
 
 
 @pytest.mark.engine
@@ -193,7 +197,7 @@ def test_bootstrap_again_builds_nothing(docker_toolchains, tmp_path):
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "built" not in result.stdout.replace("up to date", "")
-    assert f"localhost/xcargo/toolchain:{AARCH64}  up to date" in result.stdout
+    assert f"{naming.toolchain_image(AARCH64, NEWEST_CHANNEL)}  up to date" in result.stdout
 
 
 @pytest.mark.engine
@@ -205,8 +209,12 @@ def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolch
     assert doctor.returncode == 0, doctor.stdout
     assert "✓ engine: docker" in doctor.stdout
     assert "memory and pids limits" in doctor.stdout
-    assert f"localhost/xcargo/toolchain:{AARCH64}" in images.stdout
-    assert "1.85" in images.stdout
+    assert naming.toolchain_image(AARCH64, NEWEST_CHANNEL) in images.stdout
+    assert naming.toolchain_image(AARCH64, "1.85") in images.stdout
+    assert "not made yet" in images.stdout
+    assert f"{X86_64} · 1.85: xcargo images bootstrap --toolchain 1.85 --target {X86_64}" in (
+        images.stdout
+    )
     assert stats.returncode == 0
     assert "total:" in stats.stdout
 

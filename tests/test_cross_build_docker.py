@@ -13,6 +13,7 @@ from runtimes import naming
 from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
 from runtimes.sandbox import BuildBusy, BuildStopped, Limits
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import (
     AARCH64,
     ARMV7,
@@ -48,7 +49,7 @@ def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
     docker_toolchains, copy_fixture, tmp_path
 ):
     engine = docker_toolchains
-    image = engine.client.images.get(naming.toolchain_image(AARCH64))
+    image = engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL))
     _remove_cargo_home(engine, image.labels[naming.LABEL_RUSTC])
     project = copy_fixture("hello-cross", engine)
     lines: list[str] = []
@@ -67,7 +68,7 @@ def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
     assert artifact.size == artifact.path.stat().st_size
     output = run_binary(AARCH64, artifact.path).splitlines()
     assert output[:2] == ["hello-cross ok", "arch: aarch64"]
-    assert result.rustc_version.startswith("1.85")
+    assert result.rustc_version.startswith(NEWEST_CHANNEL)
     assert result.image_digest
 
 
@@ -209,7 +210,7 @@ def test_two_builds_of_one_project_and_target_never_share_the_target_cache(
     project = copy_fixture("hello-cross", engine)
     name = naming.build_container(project.key, AARCH64, "fetch")
     running = engine.client.containers.run(
-        naming.toolchain_image(AARCH64),
+        naming.toolchain_image(AARCH64, NEWEST_CHANNEL),
         ["sleep", "60"],
         name=name,
         detach=True,
@@ -260,7 +261,9 @@ def test_other_bootstrapped_targets_build_binaries_that_run(
 def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, tmp_path):
     engine = docker_toolchains
     custom = "localhost/team/aarch64-cross:1"
-    engine.client.images.get(naming.toolchain_image(AARCH64)).tag(*custom.rsplit(":", 1))
+    engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL)).tag(
+        *custom.rsplit(":", 1)
+    )
     toml = f'[targets."{AARCH64}".container]\nimage = "{custom}"\n'
     project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
     try:
@@ -277,7 +280,7 @@ def test_an_image_without_the_targets_standard_library_is_named_as_the_cause(
 ):
     engine = docker_toolchains
     project = copy_fixture("hello-cross", engine)
-    aarch64_only = naming.toolchain_image(AARCH64)
+    aarch64_only = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
 
     result = build(engine, project, ARMV7, tmp_path / "state", image=aarch64_only)
 

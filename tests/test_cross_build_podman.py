@@ -11,12 +11,13 @@ import pytest
 from runtimes import naming
 from runtimes.errors import EngineUnavailable
 from runtimes.sandbox import BuildStopped, Limits
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64, X86_64, build, containers_of, run_binary, wait_until_running
 
 pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.slow]
 
 # The aarch64 image builds for the engine's own architecture too: one image is enough here.
-HOST_CAPABLE = naming.toolchain_image(AARCH64)
+HOST_CAPABLE = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
 PODMAN_SERVICE = Path(__file__).resolve().parent.parent / "scripts" / "podman-service.sh"
 
 
@@ -26,10 +27,11 @@ def test_podman_is_recognised(podman_engine):
 
 
 def test_bootstrap_on_podman_makes_a_labelled_toolchain_image(podman_toolchains):
-    image = podman_toolchains.client.images.get(naming.toolchain_image(AARCH64))
+    image = podman_toolchains.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL))
 
     assert image.labels[naming.LABEL_TARGETS] == AARCH64
-    assert image.labels[naming.LABEL_RUSTC].startswith("1.85")
+    assert image.labels[naming.LABEL_RUSTC].startswith(NEWEST_CHANNEL)
+    assert image.labels[naming.LABEL_TOOLCHAIN] == NEWEST_CHANNEL
     assert image.labels[naming.LABEL_KIND] == naming.KIND_TOOLCHAIN
 
 

@@ -9,8 +9,18 @@ import pytest
 from runtimes import image_choice, naming
 from runtimes.config import load_config
 from runtimes.errors import UsageError
+from runtimes.toolchain_choice import ToolchainChoice
 
 AARCH64 = "aarch64-unknown-linux-gnu"
+TOOLCHAIN = ToolchainChoice("1.96", "rust-toolchain.toml: channel 1.96")
+
+
+def _chosen() -> ToolchainChoice:
+    return TOOLCHAIN
+
+
+def _never_asked() -> ToolchainChoice:
+    raise AssertionError("a named image has its own rustc: no toolchain is chosen for it")
 
 
 def _config(tmp_path: Path, text: str = ""):
@@ -18,18 +28,19 @@ def _config(tmp_path: Path, text: str = ""):
     return load_config(tmp_path)
 
 
-def test_nothing_named_gives_the_bootstrapped_toolchain_image_which_xcargo_may_make(tmp_path):
-    choice = image_choice.choose_image(AARCH64, _config(tmp_path))
+def test_nothing_named_gives_the_image_of_the_chosen_toolchain_which_xcargo_may_make(tmp_path):
+    choice = image_choice.choose_image(AARCH64, _config(tmp_path), toolchain=_chosen)
 
-    assert choice.reference == naming.toolchain_image(AARCH64)
+    assert choice.reference == naming.toolchain_image(AARCH64, "1.96")
     assert choice.source == image_choice.TOOLCHAIN and choice.makeable
-    assert AARCH64 in choice.reason
+    assert AARCH64 in choice.reason and "1.96" in choice.reason
+    assert choice.toolchain == TOOLCHAIN
 
 
 def test_xcargo_toml_names_the_image_of_a_target(tmp_path):
     config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
 
-    choice = image_choice.choose_image(AARCH64, config)
+    choice = image_choice.choose_image(AARCH64, config, toolchain=_never_asked)
 
     assert choice.reference == "docker.io/library/debian:bookworm"
     assert choice.source == image_choice.CONFIG and not choice.makeable
@@ -40,7 +51,11 @@ def test_an_image_named_with_the_build_wins_and_says_how_it_was_named(tmp_path):
     config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
 
     choice = image_choice.choose_image(
-        AARCH64, config, named="localhost/mine:1", named_by="--container-image"
+        AARCH64,
+        config,
+        toolchain=_never_asked,
+        named="localhost/mine:1",
+        named_by="--container-image",
     )
 
     assert (choice.reference, choice.source) == ("localhost/mine:1", image_choice.NAMED)
@@ -54,4 +69,4 @@ def test_a_custom_dockerfile_is_refused_until_it_is_supported(tmp_path):
     )
 
     with pytest.raises(UsageError, match="custom Dockerfiles are not supported yet"):
-        image_choice.choose_image(AARCH64, config)
+        image_choice.choose_image(AARCH64, config, toolchain=_chosen)

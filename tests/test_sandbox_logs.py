@@ -9,6 +9,7 @@ import pytest
 from runtimes import naming
 from runtimes.engine import Engine
 from runtimes.sandbox import ContainerSpec, PhaseContainer
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64
 
 pytestmark = pytest.mark.engine
@@ -25,7 +26,7 @@ INTERLEAVED = (
 def run_lines(engine: Engine, script: str, name: str) -> list[str]:
     spec = ContainerSpec(
         name=name,
-        image=naming.toolchain_image(AARCH64),
+        image=naming.toolchain_image(AARCH64, NEWEST_CHANNEL),
         command=["sh", "-c", script],
         mounts=[],
         working_dir="/",

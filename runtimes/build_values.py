@@ -1,0 +1,90 @@
+"""What a build is asked to do and what came of it: the values the CLI and the server's worker
+hand to a build and read back, whichever strategy ran it (a container or the host's cargo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtimes import caches
+from runtimes.artifacts import Artifact
+from runtimes.config import XcargoConfig
+from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
+from runtimes.project import CargoProject
+from runtimes.sandbox import Limits
+from runtimes.toolchains import TOOLCHAINS
+
+DEFAULT_TIMEOUT_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    project: CargoProject
+    triple: str
+    config: XcargoConfig
+    release: bool = False
+    image: str | None = None
+    # How `image` was named, for the reason the build records ("--container-image").
+    image_named_by: str = ""
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    limits: Limits = field(default_factory=Limits)
+    state_dir: Path = Path(".")
+    ca_bundle: Path | None = None
+    # Where artifacts land (as target/<triple>/<profile>/…); None: the project's own target/.
+    output_dir: Path | None = None
+    # Make a missing toolchain image (never one named by --container-image or xcargo.toml).
+    bootstrap_missing: bool = False
+    # An unprotected ref, which builds on a target cache of its own; "" the protected one.
+    target_lane: str = ""
+    # More labels of the build's containers (LABEL_* suffixes): the server's build id.
+    container_labels: Mapping[str, str] = field(default_factory=dict)
+    # The toolchain named with the build (--toolchain, the API's field), and how.
+    toolchain: str | None = None
+    toolchain_named_by: str = "--toolchain"
+    # The server's pinned default, used when nothing else names one; None: the newest.
+    default_toolchain: str | None = None
+    # The toolchains this machine offers (XCARGO_TOOLCHAINS), made here or makeable.
+    offered_toolchains: tuple[str, ...] = tuple(TOOLCHAINS)
+    # The glibc floor named with the build (the triple's `.2.17` suffix), and the default.
+    glibc_floor: GlibcVersion | None = None
+    default_glibc_floor: GlibcVersion = DEFAULT_FLOOR
+    default_glibc_floor_by: str = "the default: RHEL 8, Debian 10, Ubuntu 20.04 and newer"
+    # The server builds every target in a container, whatever use_when says.
+    containers_only: bool = False
+
+    @property
+    def profile_dir(self) -> str:
+        return "release" if self.release else "debug"
+
+
+@dataclass
+class BuildResult:
+    triple: str
+    image: str
+    image_source: str
+    image_reason: str
+    image_id: str
+    image_digest: str
+    rustc_version: str
+    toolchain: str
+    toolchain_reason: str
+    strategy: str
+    strategy_reason: str
+    # The cache volumes it used; None for a native build, which uses the project's target/.
+    volumes: caches.CacheVolumes | None
+    # The oldest glibc its artifacts must run on; "" for a target that does not link glibc.
+    glibc_floor: str = ""
+    exit_code: int = -1
+    phases: dict[str, float] = field(default_factory=dict)
+    fetch_skipped: bool = False
+    crates_downloaded: int = 0
+    artifacts: list[Artifact] = field(default_factory=list)
+    failure: str | None = None
+    # Whether the target cache was made for this build as a copy of the protected one.
+    target_seeded: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and self.failure is None
