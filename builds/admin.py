@@ -254,7 +254,7 @@ class TargetAdmin(admin.ModelAdmin):
 
 class ArtifactInline(admin.TabularInline):
     model = Artifact
-    fields = ["name", "path", "size_shown", "sha256"]
+    fields = ["name", "path", "size_shown", "sha256", "glibc"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -326,6 +326,12 @@ class BuildAdmin(ReadOnlyAdmin):
                     "image_reason",
                     "image_digest",
                     "rustc_version",
+                    "requested_toolchain",
+                    "toolchain",
+                    "toolchain_reason",
+                    "strategy",
+                    "strategy_reason",
+                    "glibc_floor",
                     "target_cache",
                     "target_cache_protected",
                     "target_cache_seeded",
@@ -369,10 +375,10 @@ class BuildAdmin(ReadOnlyAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(ReadOnlyAdmin):
-    list_display = ["name", "build", "size_shown", "sha256"]
+    list_display = ["name", "build", "size_shown", "glibc", "sha256"]
     list_select_related = ["build__target__project"]
     search_fields = ["name", "sha256", "=build__id"]
-    fields = ["build", "name", "path", "size", "sha256", "file"]
+    fields = ["build", "name", "path", "size", "sha256", "glibc", "file"]
     readonly_fields = fields
     show_full_result_count = False
     paginator = BoundedCountPaginator
@@ -426,7 +432,9 @@ class EngineHostAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "engine_host", "origin", "size_shown", "rustc_version"]
+    list_display = [
+        "reference", "engine_host", "origin", "size_shown", "toolchain", "rustc_version"
+    ]  # fmt: skip
     list_filter = ["engine_host", "origin"]
     list_select_related = ["engine_host"]
     search_fields = ["reference", "digest", "image_id"]

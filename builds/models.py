@@ -163,6 +163,16 @@ class Build(models.Model):
     image_reason = models.CharField(max_length=300, blank=True, help_text="why this image")
     image_digest = models.CharField(max_length=300, blank=True)
     rustc_version = models.CharField(max_length=100, blank=True)
+    requested_toolchain = models.CharField(
+        max_length=20, blank=True, help_text="the toolchain asked for with the build; empty: none"
+    )
+    toolchain = models.CharField(max_length=20, blank=True, help_text="the toolchain it used")
+    toolchain_reason = models.CharField(max_length=300, blank=True, help_text="why that one")
+    strategy = models.CharField(max_length=20, blank=True, help_text="container, zig or native")
+    strategy_reason = models.CharField(max_length=300, blank=True, help_text="why that one")
+    glibc_floor = models.CharField(
+        max_length=10, blank=True, help_text="the oldest glibc its artifacts must run on"
+    )
     target_cache = models.CharField(max_length=255, blank=True, help_text="its target volume")
     target_cache_protected = models.BooleanField(
         null=True, help_text="whether it wrote the protected target cache (default branch, tags)"
@@ -248,6 +258,9 @@ class Artifact(models.Model):
     path = models.CharField(max_length=500, help_text="where cargo put it in target/")
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
+    glibc = models.CharField(
+        max_length=10, blank=True, help_text="the newest glibc version it needs; empty: none"
+    )
     file = models.FileField(upload_to=_artifact_path, max_length=500)
 
     class Meta:
@@ -276,6 +289,7 @@ class Image(models.Model):
     digest = models.CharField(max_length=300, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     targets = models.JSONField(default=list, blank=True)
+    toolchain = models.CharField(max_length=20, blank=True, help_text="the channel, e.g. 1.96")
     rustc_version = models.CharField(max_length=100, blank=True)
     origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.LOCAL)
     created = models.DateTimeField(null=True, blank=True)

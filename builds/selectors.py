@@ -4,7 +4,7 @@ queries the dashboard makes, and which indexes they need.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,6 +21,7 @@ from builds.models import (
     Project,
     Target,
 )
+from runtimes.images import CatalogueEntry, catalogue
 
 TAIL_LINES = 300
 
@@ -112,6 +113,18 @@ def engine_hosts() -> QuerySet[EngineHost]:
 
 def images() -> QuerySet[Image]:
     return Image.objects.select_related("engine_host").order_by("engine_host__name", "size")
+
+
+def image_catalogue(recorded: Iterable[Image]) -> list[tuple[str, CatalogueEntry]]:
+    """Per engine host, every target and toolchain xcargo can make: made there, or not yet."""
+    made: dict[str, list[tuple[str, str, str]]] = {}
+    for host in EngineHost.objects.order_by("name").values_list("name", flat=True):
+        made[host] = []
+    for image in recorded:
+        made.setdefault(image.engine_host.name, []).extend(
+            (target, image.toolchain, image.reference) for target in image.targets
+        )
+    return [(host, entry) for host, pairs in made.items() for entry in catalogue(pairs)]
 
 
 @dataclass(frozen=True)

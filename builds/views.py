@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -67,6 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "projects": selectors.projects_with_targets(),
         "builds": selectors.recent_builds()[:RECENT_BUILDS],
         "form": form,
+        "toolchains": settings.XCARGO_TOOLCHAINS,
     }
     return render(request, "builds/dashboard.html", context, status=_form_status(form))
 
@@ -88,6 +90,7 @@ def project(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "builds": selectors.recent_builds(project=project.slug)[:RECENT_BUILDS],
+        "toolchains": settings.XCARGO_TOOLCHAINS,
         "form": form,
     }
     return render(request, "builds/project.html", context, status=_form_status(form))
@@ -99,7 +102,11 @@ def trigger_build(request: HttpRequest, target_id: int) -> HttpResponse:
     """The Build button: queue a build of a target and go to its page."""
     target = get_object_or_404(Target.objects.select_related("project"), pk=_checked_id(target_id))
     try:
-        build = build_services.trigger_build(target=target, triggered_by=request.user)
+        build = build_services.trigger_build(
+            target=target,
+            triggered_by=request.user,
+            toolchain=request.POST.get("toolchain", "")[:20],
+        )
     except ServiceError as error:
         _message_error(request, error)
         return _back(request, default=target.project.get_absolute_url())
@@ -223,8 +230,10 @@ def caches(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def images(request: HttpRequest) -> HttpResponse:
-    rows = [{"image": image, "size": human_size(image.size)} for image in selectors.images()]
-    return render(request, "builds/images.html", {"rows": rows})
+    recorded = list(selectors.images())
+    rows = [{"image": image, "size": human_size(image.size)} for image in recorded]
+    context = {"rows": rows, "catalogue": selectors.image_catalogue(recorded)}
+    return render(request, "builds/images.html", context)
 
 
 @login_required

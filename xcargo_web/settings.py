@@ -14,7 +14,10 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
+from runtimes.errors import UsageError
+from runtimes.glibc import DEFAULT_FLOOR, parse_floor
 from runtimes.sizes import parse_size
+from runtimes.toolchains import offered_toolchains, toolchain_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XCARGO_VAR_DIR", BASE_DIR / "var"))
@@ -154,6 +157,20 @@ try:
     parse_size(XCARGO_BUILD_DISK_LIMIT)
 except ValueError as error:
     raise ImproperlyConfigured(f"XCARGO_BUILD_DISK_LIMIT: {error}") from None
+# The toolchains this server offers (comma-separated channels; empty: every one Debian has),
+# and the one a build gets when nothing names one (empty: the newest offered).
+try:
+    XCARGO_TOOLCHAINS = offered_toolchains(os.environ.get("XCARGO_TOOLCHAINS"))
+    XCARGO_TOOLCHAIN = os.environ.get("XCARGO_TOOLCHAIN", "").strip()
+    if XCARGO_TOOLCHAIN and toolchain_for(XCARGO_TOOLCHAIN).channel not in XCARGO_TOOLCHAINS:
+        raise UsageError(f"{XCARGO_TOOLCHAIN} is not one of XCARGO_TOOLCHAINS")
+except UsageError as error:
+    raise ImproperlyConfigured(f"XCARGO_TOOLCHAINS / XCARGO_TOOLCHAIN: {error}") from None
+# The oldest glibc the artifacts of *-linux-gnu targets must run on, unless xcargo.toml sets one.
+try:
+    XCARGO_GLIBC_FLOOR = parse_floor(os.environ.get("XCARGO_GLIBC_FLOOR", str(DEFAULT_FLOOR)))
+except UsageError as error:
+    raise ImproperlyConfigured(f"XCARGO_GLIBC_FLOOR: {error}") from None
 XCARGO_BUILD_TIMEOUT = int(os.environ.get("XCARGO_BUILD_TIMEOUT", str(30 * 60)))
 # A running build whose worker has not written for this long is ended as "worker lost".
 XCARGO_HEARTBEAT_TIMEOUT = int(os.environ.get("XCARGO_HEARTBEAT_TIMEOUT", "90"))

@@ -57,6 +57,7 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
                 "path": artifact.path,
                 "size": artifact.size,
                 "sha256": artifact.sha256,
+                "glibc": artifact.glibc,
                 "url": request.build_absolute_uri(
                     f"/api/builds/{build.pk}/artifacts/{artifact.pk}"
                 ),
@@ -80,7 +81,9 @@ def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any
         project__slug=payload.project,
         triple=payload.target,
     )
-    build = trigger_build(target=target, triggered_by=request.user, ref=payload.ref)
+    build = trigger_build(
+        target=target, triggered_by=request.user, ref=payload.ref, toolchain=payload.toolchain
+    )
     if build.state == Build.State.FAILED and build.error_kind == Build.ErrorKind.QUEUE:
         hint = f"build #{build.pk} was recorded as failed; trigger it again once Redis answers"
         return Status(503, {"detail": build.error_message, "hint": hint})

@@ -27,6 +27,10 @@ class ArtifactOut(Schema):
     path: str
     size: int
     sha256: str
+    glibc: str = Field(
+        description="the newest glibc version it needs (from its ELF symbol versions); "
+        "empty: none (not a dynamically linked glibc binary)"
+    )
     url: str
 
 
@@ -53,6 +57,14 @@ class BuildOut(Schema):
     image_reason: str = Field(description="why this image, in words")
     image_digest: str
     rustc_version: str
+    requested_toolchain: str = Field(description="the toolchain asked for; empty: none")
+    toolchain: str = Field(description="the toolchain it built with, e.g. 1.96")
+    toolchain_reason: str = Field(description="why that toolchain, in words")
+    strategy: str = Field(description="container, zig (in the container) or native")
+    strategy_reason: str = Field(description="why that strategy, in words")
+    glibc_floor: str = Field(
+        description="the oldest glibc its artifacts must run on; empty: not a glibc target"
+    )
     target_cache: str = Field(description="the target volume the build wrote")
     target_cache_protected: bool | None = Field(
         description="true: the protected cache (default branch, tags, protected refs); "
@@ -80,6 +92,13 @@ class BuildIn(Schema):
         max_length=200,
         pattern=rf"^\s*({REF_PATTERN})?\s*$",
         description="branch, tag or commit; empty: the project's default",
+    )
+    toolchain: str = Field(
+        "",
+        max_length=20,
+        pattern=r"^(stable|[0-9]{1,4}\.[0-9]{1,4}(\.[0-9]{1,4})?)?$",
+        description="a Rust toolchain this server offers (e.g. 1.96) or stable; empty: the "
+        "project's choice (xcargo.toml, rust-toolchain.toml), else the server's default",
     )
 
 
@@ -141,6 +160,7 @@ class ImageOut(Schema):
     digest: str
     size: int | None
     targets: list[str]
+    toolchain: str = Field(description="the toolchain channel it was made for, e.g. 1.96")
     rustc_version: str
     origin: str
     last_used: datetime | None

@@ -22,6 +22,8 @@ from kombu.exceptions import OperationalError
 from builds.models import Artifact, Build, EngineHost, Target
 from builds.services.errors import Conflict, Unavailable, checked
 from runtimes.sources import validate_ref
+from runtimes.toolchain_choice import STABLE
+from runtimes.toolchains import toolchain_for
 from xcargo_web.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -31,8 +33,12 @@ RUN_BUILD_TASK = "builds.tasks.run_build"
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
-def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref: str = "") -> Build:
-    """Queue a build of `target` at `ref` (the project's default when empty)."""
+def trigger_build(
+    *, target: Target, triggered_by: AbstractBaseUser | None, ref: str = "", toolchain: str = ""
+) -> Build:
+    """Queue a build of `target` at `ref` (the project's default when empty), with the
+    `toolchain` asked for ("" lets the build choose: xcargo.toml, rust-toolchain.toml, newest).
+    """
     project = target.project
     if not target.enabled:
         raise Conflict(f"{target} is disabled: enable it first", field="target")
@@ -41,6 +47,7 @@ def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref:
         raise Conflict("a server-local project has no git ref; leave ref empty", field="ref")
     if ref:
         checked(validate_ref, ref, "ref")
+    toolchain = _offered_toolchain(toolchain.strip())
     host = choose_engine_host(target)
     with transaction.atomic():
         build = Build.objects.create(
@@ -49,12 +56,27 @@ def trigger_build(*, target: Target, triggered_by: AbstractBaseUser | None, ref:
             engine_host=host,
             ref=ref,
             release=target.release,
+            requested_toolchain=toolchain,
             triggered_by=triggered_by,
             task_id=uuid.uuid4().hex,
         )
         transaction.on_commit(lambda: _enqueue(build))
     build.refresh_from_db()
     return build
+
+
+def _offered_toolchain(toolchain: str) -> str:
+    """Nothing, "stable" or a channel this server offers (XCARGO_TOOLCHAINS), as a channel."""
+    if toolchain in ("", STABLE):
+        return toolchain
+    channel = checked(toolchain_for, toolchain, "toolchain").channel
+    if channel not in settings.XCARGO_TOOLCHAINS:
+        raise Conflict(
+            f"this server does not offer toolchain {channel}",
+            field="toolchain",
+            hint=f"offered: {', '.join(settings.XCARGO_TOOLCHAINS)}, or stable",
+        )
+    return channel
 
 
 def choose_engine_host(target: Target) -> EngineHost:

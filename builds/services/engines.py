@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from builds.models import Build, CacheVolume, EngineHost, Image, Project
 from runtimes import caches, doctor, naming
-from runtimes.cross_build import BuildResult
+from runtimes.build_values import BuildResult
 from runtimes.engine import Engine, connect
 from runtimes.errors import UsageError
 from runtimes.images import toolchain_images
@@ -84,6 +84,7 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
                 "registry": _registry(image.reference),
                 "size": image.size,
                 "targets": list(image.targets),
+                "toolchain": image.toolchain,
                 "rustc_version": image.rustc,
                 "origin": Image.Origin.BOOTSTRAPPED,
                 "created": _parse_time(image.created),
@@ -129,7 +130,7 @@ def record_build_usage(
     now = timezone.now()
     Image.objects.filter(engine_host=host, reference=result.image).update(last_used=now)
     volumes = result.volumes
-    if volumes.scratch:
+    if volumes is None or volumes.scratch:
         return
     for name, kind, target in (
         (volumes.cargo_home, naming.KIND_CARGO_HOME, ""),

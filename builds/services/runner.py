@@ -28,8 +28,9 @@ from builds.services.cache_lanes import target_lane
 from builds.services.engines import connect_host, record_build_usage
 from runtimes import host as host_facts
 from runtimes import naming, vocabulary
+from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.config import load_config
-from runtimes.cross_build import BuildRequest, BuildResult, run_build
+from runtimes.cross_build import run_build
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
 from runtimes.project import CargoProject, locate_project
@@ -149,6 +150,13 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         target_lane=lane,
         container_labels={"build": str(build.pk)},
         limits=Limits(disk=build.target.disk_limit or settings.XCARGO_BUILD_DISK_LIMIT),
+        toolchain=build.requested_toolchain or None,
+        toolchain_named_by="the build",
+        default_toolchain=settings.XCARGO_TOOLCHAIN or None,
+        offered_toolchains=settings.XCARGO_TOOLCHAINS,
+        default_glibc_floor=settings.XCARGO_GLIBC_FLOOR,
+        default_glibc_floor_by="the server's floor (XCARGO_GLIBC_FLOOR)",
+        containers_only=True,
     )
     if lane:
         log.write(f"xcargo: {lane} is not a protected ref: it builds on a target cache of its own")
@@ -200,6 +208,7 @@ def _store_artifacts(build: Build, result: BuildResult, outputs: Path) -> None:
                 path=str(artifact.path.relative_to(outputs)),
                 size=artifact.size,
                 sha256=artifact.sha256,
+                glibc=str(artifact.glibc.highest) if artifact.glibc else "",
             )
             stored.file.save(artifact.name, File(handle), save=True)
 
@@ -228,15 +237,21 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         image_reason=result.image_reason,
         image_digest=result.image_digest,
         rustc_version=result.rustc_version,
+        toolchain=result.toolchain,
+        toolchain_reason=result.toolchain_reason,
+        strategy=result.strategy,
+        strategy_reason=result.strategy_reason,
+        glibc_floor=result.glibc_floor,
         **_target_cache_of(result),
     )
 
 
 def _target_cache_of(result: BuildResult) -> dict[str, Any]:
     volumes = result.volumes
+    unused = volumes is None or volumes.scratch
     return dict(
-        target_cache="" if volumes.scratch else volumes.target,
-        target_cache_protected=None if volumes.scratch else volumes.protected,
+        target_cache="" if unused else volumes.target,
+        target_cache_protected=None if unused else volumes.protected,
         target_cache_seeded=result.target_seeded,
     )
 

@@ -19,9 +19,11 @@ from builds.services.builds import end_abandoned_builds, resend_stalled_builds
 from builds.services.projects import create_project
 from runtimes import naming
 from runtimes.engine import Engine
+from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64, WorkerProcess
-from tests.support import run_binary
+from tests.support import OLDEST, run_binary
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 BUILD_SECONDS = 600
@@ -73,10 +75,13 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     assert body["success"] is True
     assert body["exit_code"] == 0
     assert set(body["phases"]) >= {"prepare", "build", "collect"}
-    assert body["image"] == f"localhost/xcargo/toolchain:{AARCH64}"
+    assert body["image"] == naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
     assert body["image_source"] == "toolchain"
-    assert body["image_reason"] == f"the toolchain image for {AARCH64} (nothing named another)"
-    assert body["rustc_version"]
+    assert body["image_reason"] == (
+        f"the toolchain image for {AARCH64} and rustc {NEWEST_CHANNEL} (nothing named another)"
+    )
+    assert body["rustc_version"].startswith(NEWEST_CHANNEL)
+    assert body["toolchain"] == NEWEST_CHANNEL
     assert body["engine_host"] == engine_host.name
     assert body["triggered_by"] == "ada"
     [artifact] = body["artifacts"]
@@ -95,7 +100,7 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     assert "finished" in page
     assert artifact["sha256"] in page
     assert "xcargo: finished: hello-cross" in page
-    assert f"(the toolchain image for {AARCH64} (nothing named another))" in page
+    assert f"(the toolchain image for {AARCH64} and rustc {NEWEST_CHANNEL}" in page
 
     log = api_client.get(f"/api/builds/{queued['id']}/log").json()
     assert log["finished"] is True
@@ -105,6 +110,54 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     rest = api_client.get(f"/api/builds/{queued['id']}/log?offset=2").json()
     assert rest["lines"] == log["lines"][2:]
     assert rest["next_offset"] == log["total_lines"]
+
+
+def test_a_build_with_a_toolchain_asked_for_records_it_its_strategy_and_its_artifacts_glibc(
+    api_client, user, engine_host, celery_worker, tmp_path
+):
+    project = create_project(
+        name="c-floor", local_path=str(FIXTURES / "c-floor"), triples=[AARCH64], created_by=user
+    )
+    queued = trigger(api_client, project.slug, toolchain=OLDEST)
+    assert queued["requested_toolchain"] == OLDEST
+
+    body = wait_for(api_client, queued["id"], until=finished)
+
+    assert body["success"] is True, (body, celery_worker.log_tail())
+    assert body["toolchain"] == OLDEST
+    assert body["toolchain_reason"] == "named by the build"
+    assert body["rustc_version"].startswith(OLDEST)
+    assert body["strategy"] == "zig"
+    assert "the server's floor (XCARGO_GLIBC_FLOOR)" in body["strategy_reason"]
+    assert body["glibc_floor"] == "2.28"
+    [artifact] = body["artifacts"]
+    assert artifact["glibc"] and GlibcVersion.parse(artifact["glibc"]) <= DEFAULT_FLOOR
+    binary = tmp_path / "c-floor"
+    binary.write_bytes(b"".join(api_client.get(artifact["url"]).streaming_content))
+    binary.chmod(0o755)
+    assert "hello from C on glibc 2.36" in run_binary(AARCH64, binary)
+
+    page = _signed_in(user).get(f"/builds/{queued['id']}/").content.decode()
+    assert f'<span class="mono">{OLDEST}</span>' in page
+    assert "named by the build" in page
+    assert "zig <span" in page
+    assert f'<td class="artifact-glibc">{artifact["glibc"]}</td>' in page
+
+
+def test_a_toolchain_the_server_does_not_offer_is_refused_and_creates_no_build(
+    api_client, user, hello_project, settings
+):
+    settings.XCARGO_TOOLCHAINS = (NEWEST_CHANNEL,)
+    before = Build.objects.count()
+    response = api_client.post(
+        "/api/builds",
+        {"project": hello_project.slug, "target": AARCH64, "toolchain": OLDEST},
+        "application/json",
+    )
+    assert response.status_code == 409
+    assert response.json()["field"] == "toolchain"
+    assert NEWEST_CHANNEL in response.json()["hint"]
+    assert Build.objects.count() == before
 
 
 def test_a_git_project_builds_the_resolved_commit_and_a_rebuild_is_warm(

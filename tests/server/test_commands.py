@@ -19,6 +19,7 @@ from builds.models import ApiToken, Build, EngineHost, Project
 from builds.services.tokens import TOKEN_PREFIX, user_for_token
 from runtimes import naming
 from runtimes.engine import Engine
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.conftest import DOCKER_URL, FIXTURES
 from tests.server.conftest import AARCH64
 
@@ -229,7 +230,7 @@ def test_a_starting_worker_removes_the_containers_that_ended_builds_left_and_say
     )
     containers = {
         build.pk: engine.client.containers.run(
-            naming.toolchain_image(AARCH64),
+            naming.toolchain_image(AARCH64, NEWEST_CHANNEL),
             ["sleep", "300"],
             labels=naming.managed_labels(
                 naming.KIND_BUILD, project="leftover", target=AARCH64, build=str(build.pk)

@@ -8,6 +8,7 @@ from builds.models import CacheVolume, Image
 from builds.services.engines import refresh_host, register_host
 from runtimes import caches, naming
 from runtimes.errors import EngineUnavailable
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.conftest import PODMAN_URL
 from tests.server.conftest import AARCH64
 
@@ -25,7 +26,9 @@ def test_refreshing_a_docker_host_records_engine_facts_doctor_checks_images_and_
     assert host.last_seen is not None
     statuses = {check["message"].split(":")[0]: check["status"] for check in host.doctor}
     assert statuses["engine"] == "ok"
-    image = Image.objects.get(engine_host=host, reference=naming.toolchain_image(AARCH64))
+    image = Image.objects.get(
+        engine_host=host, reference=naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
+    )
     assert AARCH64 in image.targets
     assert image.size > 100_000_000
     assert image.rustc_version.startswith("1.")
