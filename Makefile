@@ -37,3 +37,4 @@ bench:
 	$(VENV)/python bench/isolation_bench.py
 	$(VENV)/python bench/live_page_bench.py
 	$(VENV)/python bench/server_bench.py
+	$(VENV)/python bench/toolchain_bench.py
