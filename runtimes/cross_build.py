@@ -78,8 +78,9 @@ def resolve_image(engine: Engine, choice: ImageChoice, triple: str) -> Image:
         return engine.client.images.get(choice.reference)
     except ImageNotFound:
         reference = choice.reference
+        channel = f"--toolchain {choice.toolchain.channel} " if choice.toolchain else ""
         hint = (
-            f"run `xcargo images bootstrap --target {triple}`"
+            f"run `xcargo images bootstrap {channel}--target {triple}`"
             if choice.makeable
             else f"load or pull {reference} into the engine first (`docker pull {reference}`)"
         )
