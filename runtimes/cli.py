@@ -309,7 +309,8 @@ def container_images() -> None:
     """List the toolchain images on the engine, with their targets and sizes."""
     engine = connect()
     table = Table("image", "targets", "toolchain", "rustc", "size", "created", "source", box=None)
-    for image in toolchain_images(engine):
+    found = toolchain_images(engine)
+    for image in found:
         table.add_row(
             image.reference,
             ", ".join(image.targets),
@@ -321,9 +322,7 @@ def container_images() -> None:
         )
     out.print(table)
     made = [
-        (target, image.toolchain, image.reference)
-        for image in toolchain_images(engine)
-        for target in image.targets
+        (target, image.toolchain, image.reference) for image in found for target in image.targets
     ]
     missing = [entry for entry in catalogue(made) if entry.reference is None]
     if missing:
