@@ -14,12 +14,6 @@ from dataclasses import dataclass
 from runtimes.config import XcargoConfig
 from runtimes.glibc import DEFAULT_FLOOR, NEWEST_FLOOR, GlibcVersion, takes_floor
 from runtimes.placement import CONTAINER, ZIG, StrategyChoice
-from runtimes.targets import Triple
-
-# For 32-bit ARM, cargo-zigbuild writes a header into zig's own library directory on first
-# use, which the read-only root of a build container refuses: those targets link with the
-# image's GNU linker, with no floor, until the images carry that header.
-_ZIG_WRITES_ITS_LIB = "arm"
 
 
 @dataclass(frozen=True)
@@ -43,7 +37,7 @@ def choose_floor(
     target's `glibc` in xcargo.toml, else the project's, else `default`. None for a target
     that does not link glibc (musl, Windows, bare metal).
     """
-    if not takes_floor(triple) or Triple.parse(triple).arch.startswith(_ZIG_WRITES_ITS_LIB):
+    if not takes_floor(triple):
         return None
     if named is not None:
         return Floor(named, named_by)

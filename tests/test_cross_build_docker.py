@@ -12,6 +12,7 @@ import pytest
 from runtimes import naming
 from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
+from runtimes.glibc import DEFAULT_FLOOR
 from runtimes.sandbox import BuildBusy, BuildStopped, Limits
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import (
@@ -38,8 +39,12 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 def _remove_cargo_home(engine: Engine, rustc: str) -> None:
-    """Start from a cold registry cache, as on a fresh machine."""
+    """Start from a cold registry cache, as on a fresh machine. Tests run one at a time, so a
+    container still holding the volume is one an earlier test left while it was being removed.
+    """
     name = naming.cargo_home_volume(naming.toolchain_key(rustc, ""))
+    for container in engine.client.containers.list(all=True, filters={"volume": name}):
+        container.remove(force=True)
     for volume in engine.client.volumes.list(filters={"name": name}):
         if volume.name == name:
             volume.remove(force=True)
@@ -252,8 +257,10 @@ def test_other_bootstrapped_targets_build_binaries_that_run(
     result = build(engine, project, triple, tmp_path / "state", release=True)
 
     assert result.succeeded
+    assert result.glibc_floor == str(DEFAULT_FLOOR)
     [artifact] = result.artifacts
     assert artifact.path == project.root / "target" / triple / "release" / "hello-cross"
+    assert artifact.glibc is not None and artifact.glibc.highest <= DEFAULT_FLOOR
     arch = {ARMV7: "arm", X86_64: "x86_64"}[triple]
     assert run_binary(triple, artifact.path).splitlines()[:2] == ["hello-cross ok", f"arch: {arch}"]
 
