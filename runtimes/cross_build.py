@@ -237,13 +237,13 @@ def _image_for(
     """The build's image, made first when it is a missing toolchain image and the request
     allows it; an image someone named is never made or pulled.
     """
+    making = choice.toolchain if choice.makeable and request.bootstrap_missing else None
     try:
         return resolve_image(engine, choice, request.triple)
     except ImageMissing:
-        if not (choice.makeable and request.bootstrap_missing):
+        if making is None:
             raise
-    assert choice.toolchain is not None  # makeable: a toolchain image
-    channel = choice.toolchain.channel
+    channel = making.channel
     on_line(
         f"xcargo: no image of toolchain {channel} for {request.triple} yet: "
         "making it (once, minutes)"

@@ -34,7 +34,7 @@ class ImageChoice:
         """Whether xcargo may make the image when it is missing: only its own toolchain
         images; an image someone named is never made or pulled behind their back.
         """
-        return self.source == TOOLCHAIN
+        return self.toolchain is not None
 
 
 def choose_image(

@@ -35,13 +35,15 @@ system_packages() {
 }
 
 python_env() {
+    local lock=$1
     if [ ! -x .venv/bin/python ]; then
         log "creating .venv"
         python3 -m venv .venv
     fi
-    # The locked versions, each checked against its hash (requirements.lock, made by uv from
-    # pyproject.toml), then the project itself. Cheap when nothing changed.
-    .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+    # The locked versions, each checked against its hash (requirements.lock for the server,
+    # requirements-dev.lock with the test tools too; both made by uv from pyproject.toml), then
+    # the project itself. Cheap when nothing changed.
+    .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r "$lock"
     .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
 }
 
@@ -113,13 +115,13 @@ postgres_server() {
 case "${1:-}" in
     run)
         system_packages "${PACKAGES[@]}"
-        python_env
+        python_env requirements.lock
         docker_engine
         redis_server
         ;;
     test)
         system_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
-        python_env
+        python_env requirements-dev.lock
         docker_engine
         redis_server
         postgres_server

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import subprocess
+import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from docker.models.containers import Container
 
 from runtimes import naming
 from runtimes.build_values import BuildRequest, BuildResult
-from runtimes.config import load_config
+from runtimes.config import XcargoConfig, load_config, load_config_text
 from runtimes.cross_build import run_build
 from runtimes.engine import Engine
+from runtimes.errors import ConfigError
 from runtimes.project import CargoProject
 
 AARCH64 = "aarch64-unknown-linux-gnu"
@@ -71,3 +74,15 @@ def wait_until_running(engine: Engine, name: str, limit: float = 120) -> dict:
                 return container.attrs
         time.sleep(0.2)
     raise AssertionError(f"{name} never ran")
+
+
+def load_toml(project: Path, text: str) -> XcargoConfig:
+    """An xcargo.toml given as an indented literal, loaded as the project's."""
+    return load_config_text(textwrap.dedent(text), base_dir=project)
+
+
+def toml_error(project: Path, text: str) -> ConfigError:
+    """The error an xcargo.toml given as an indented literal is refused with."""
+    with pytest.raises(ConfigError) as caught:
+        load_toml(project, text)
+    return caught.value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from runtimes.config import (
 )
 from runtimes.errors import ConfigError
 from runtimes.references import parse_image_reference
+from tests.support import load_toml, toml_error
 
 DESIGN_EXAMPLE = """\
 # xcargo.toml
@@ -76,74 +76,64 @@ def project(tmp_path: Path, home: Path) -> Path:
     return project.resolve()
 
 
-def load(project: Path, text: str) -> XcargoConfig:
-    return load_config_text(textwrap.dedent(text), base_dir=project)
-
-
-def error(project: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load(project, text)
-    return caught.value
-
-
 # --- The design's example, key by key
 
 
 def test_example_runtime(project: Path) -> None:
-    assert load(project, DESIGN_EXAMPLE).container.runtime == "auto"
+    assert load_toml(project, DESIGN_EXAMPLE).container.runtime == "auto"
 
 
 def test_example_use_when(project: Path) -> None:
-    use_when = load(project, DESIGN_EXAMPLE).container.use_when
+    use_when = load_toml(project, DESIGN_EXAMPLE).container.use_when
     assert use_when is not None and use_when.text == "target.os != host.os"
 
 
 def test_example_cache_enabled(project: Path) -> None:
-    assert load(project, DESIGN_EXAMPLE).container.cache.enabled is True
+    assert load_toml(project, DESIGN_EXAMPLE).container.cache.enabled is True
 
 
 def test_example_cache_paths_expand_the_home_directory(project: Path, home: Path) -> None:
-    cache = load(project, DESIGN_EXAMPLE).container.cache
+    cache = load_toml(project, DESIGN_EXAMPLE).container.cache
     assert cache.registry_path == home / ".cache/xcargo/cargo-registry"
     assert cache.git_path == home / ".cache/xcargo/cargo-git"
 
 
 def test_example_image_registry(project: Path) -> None:
-    assert load(project, DESIGN_EXAMPLE).container.image_registry == ("ghcr.io", "docker.io")
+    assert load_toml(project, DESIGN_EXAMPLE).container.image_registry == ("ghcr.io", "docker.io")
 
 
 def test_example_podman_machine(project: Path) -> None:
-    machine = load(project, DESIGN_EXAMPLE).container.podman_machine
+    machine = load_toml(project, DESIGN_EXAMPLE).container.podman_machine
     assert machine == PodmanMachineConfig(
         auto_create=True, auto_start=True, cpus=4, memory=4096, disk_size=20
     )
 
 
 def test_example_dockerfile_resolves_inside_the_project(project: Path) -> None:
-    target = load(project, DESIGN_EXAMPLE).for_target(AARCH64)
+    target = load_toml(project, DESIGN_EXAMPLE).for_target(AARCH64)
     assert target.dockerfile == project / "docker" / "aarch64.dockerfile"
 
 
 def test_example_build_args(project: Path) -> None:
-    target = load(project, DESIGN_EXAMPLE).for_target(AARCH64)
+    target = load_toml(project, DESIGN_EXAMPLE).for_target(AARCH64)
     assert target.build_args == {"RUST_VERSION": "1.75"}
 
 
 def test_example_image_is_a_parsed_reference(project: Path) -> None:
-    target = load(project, DESIGN_EXAMPLE).for_target(WINDOWS)
+    target = load_toml(project, DESIGN_EXAMPLE).for_target(WINDOWS)
     assert target.image == parse_image_reference("ghcr.io/cross-rs/x86_64-pc-windows-gnu:latest")
 
 
 def test_example_targets(project: Path) -> None:
-    assert set(load(project, DESIGN_EXAMPLE).targets) == {AARCH64, WINDOWS}
+    assert set(load_toml(project, DESIGN_EXAMPLE).targets) == {AARCH64, WINDOWS}
 
 
 def test_example_has_no_warnings(project: Path) -> None:
-    assert load(project, DESIGN_EXAMPLE).warnings == ()
+    assert load_toml(project, DESIGN_EXAMPLE).warnings == ()
 
 
 def test_example_reports_what_is_not_supported_yet_in_file_order(project: Path) -> None:
-    notices = load(project, DESIGN_EXAMPLE).unsupported
+    notices = load_toml(project, DESIGN_EXAMPLE).unsupported
     assert [(notice.line, notice.key) for notice in notices] == [
         (16, "container.image_registry"),
         (19, "container.podman_machine"),
@@ -161,11 +151,11 @@ def test_missing_file_gives_defaults_and_no_path(project: Path) -> None:
 
 
 def test_empty_file_gives_defaults(project: Path) -> None:
-    assert load(project, "") == XcargoConfig()
+    assert load_toml(project, "") == XcargoConfig()
 
 
 def test_file_of_comments_gives_defaults(project: Path) -> None:
-    assert load(project, "# nothing to see\n\n# here\n") == XcargoConfig()
+    assert load_toml(project, "# nothing to see\n\n# here\n") == XcargoConfig()
 
 
 def test_default_container_settings() -> None:
@@ -196,13 +186,13 @@ def test_default_target_settings() -> None:
 
 
 def test_target_not_in_the_file_gets_defaults(project: Path) -> None:
-    assert load(project, DESIGN_EXAMPLE).for_target("x86_64-unknown-linux-gnu") == (
+    assert load_toml(project, DESIGN_EXAMPLE).for_target("x86_64-unknown-linux-gnu") == (
         TargetContainerConfig()
     )
 
 
 def test_unset_keys_keep_their_defaults(project: Path) -> None:
-    config = load(project, '[container]\nruntime = "podman"\n')
+    config = load_toml(project, '[container]\nruntime = "podman"\n')
     assert config.container.cache == CacheConfig()
     assert config.container.podman_machine == PodmanMachineConfig()
 
@@ -215,7 +205,7 @@ def test_load_config_reads_xcargo_toml_and_records_its_path(project: Path) -> No
 
 
 def test_loaded_settings_are_frozen(project: Path) -> None:
-    container = load(project, DESIGN_EXAMPLE).container
+    container = load_toml(project, DESIGN_EXAMPLE).container
     with pytest.raises(ValueError, match="frozen"):
         container.runtime = "docker"  # type: ignore[misc]
 
@@ -225,28 +215,28 @@ def test_loaded_settings_are_frozen(project: Path) -> None:
 
 @pytest.mark.parametrize("runtime", ["auto", "docker", "podman", "none"])
 def test_every_runtime_is_accepted(project: Path, runtime: str) -> None:
-    assert load(project, f'[container]\nruntime = "{runtime}"\n').container.runtime == runtime
+    assert load_toml(project, f'[container]\nruntime = "{runtime}"\n').container.runtime == runtime
 
 
 def test_dotted_cache_key_and_cache_table_mean_the_same(project: Path) -> None:
-    dotted = load(project, "[container]\ncache.enabled = false\n")
-    table = load(project, "[container.cache]\nenabled = false\n")
+    dotted = load_toml(project, "[container]\ncache.enabled = false\n")
+    table = load_toml(project, "[container.cache]\nenabled = false\n")
     assert dotted.container.cache == table.container.cache == CacheConfig(enabled=False)
 
 
 def test_inline_container_table_is_accepted(project: Path) -> None:
-    config = load(project, 'container = { runtime = "docker", cache = { enabled = false } }\n')
+    config = load_toml(project, 'container = { runtime = "docker", cache = { enabled = false } }\n')
     assert config.container.runtime == "docker"
     assert config.container.cache.enabled is False
 
 
 def test_target_container_as_dotted_key_under_the_target(project: Path) -> None:
-    config = load(project, f'[targets."{AARCH64}"]\ncontainer.image = "debian:bookworm"\n')
+    config = load_toml(project, f'[targets."{AARCH64}"]\ncontainer.image = "debian:bookworm"\n')
     assert config.for_target(AARCH64).image == parse_image_reference("debian:bookworm")
 
 
 def test_integer_and_boolean_build_args_become_strings(project: Path) -> None:
-    config = load(
+    config = load_toml(
         project,
         f"""
         [targets."{AARCH64}".container]
@@ -262,35 +252,38 @@ def test_integer_and_boolean_build_args_become_strings(project: Path) -> None:
 
 
 def test_context_dot_is_the_project_directory(project: Path) -> None:
-    config = load(project, f'[targets."{AARCH64}".container]\ncontext = "."\n')
+    config = load_toml(project, f'[targets."{AARCH64}".container]\ncontext = "."\n')
     assert config.for_target(AARCH64).context == project
 
 
 def test_absolute_dockerfile_inside_the_project_is_accepted(project: Path) -> None:
     dockerfile = project / "Dockerfile"
-    config = load(project, f'[targets."{AARCH64}".container]\ndockerfile = "{dockerfile}"\n')
+    config = load_toml(project, f'[targets."{AARCH64}".container]\ndockerfile = "{dockerfile}"\n')
     assert config.for_target(AARCH64).dockerfile == dockerfile
 
 
 def test_symlink_that_stays_inside_the_project_is_accepted(project: Path) -> None:
     (project / "docker").mkdir()
     (project / "link").symlink_to(project / "docker")
-    config = load(project, f'[targets."{AARCH64}".container]\ndockerfile = "link/Dockerfile"\n')
+    config = load_toml(
+        project,
+        f'[targets."{AARCH64}".container]\ndockerfile = "link/Dockerfile"\n',
+    )
     assert config.for_target(AARCH64).dockerfile == project / "docker" / "Dockerfile"
 
 
 def test_cache_path_relative_to_the_project_but_outside_it(project: Path) -> None:
-    config = load(project, '[container.cache]\nregistry_path = "../cargo-cache"\n')
+    config = load_toml(project, '[container.cache]\nregistry_path = "../cargo-cache"\n')
     assert config.container.cache.registry_path == project.parent / "cargo-cache"
 
 
 def test_absolute_cache_path_is_kept(project: Path, tmp_path: Path) -> None:
-    config = load(project, f'[container.cache]\ngit_path = "{tmp_path / "git"}"\n')
+    config = load_toml(project, f'[container.cache]\ngit_path = "{tmp_path / "git"}"\n')
     assert config.container.cache.git_path == tmp_path.resolve() / "git"
 
 
 def test_image_registry_may_list_hosts_with_ports(project: Path) -> None:
-    config = load(project, '[container]\nimage_registry = ["localhost:5000", "quay.io"]\n')
+    config = load_toml(project, '[container]\nimage_registry = ["localhost:5000", "quay.io"]\n')
     assert config.container.image_registry == ("localhost:5000", "quay.io")
 
 
@@ -303,7 +296,7 @@ def test_utf8_byte_order_mark_is_accepted(project: Path) -> None:
 
 
 def test_string_for_a_boolean(project: Path) -> None:
-    err = error(project, '[container]\nruntime = "docker"\ncache.enabled = "yes"\n')
+    err = toml_error(project, '[container]\nruntime = "docker"\ncache.enabled = "yes"\n')
     assert (err.file, err.line, err.key) == ("xcargo.toml", 3, "container.cache.enabled")
     assert (
         err.message == "xcargo.toml:3: container.cache.enabled: expected true or false, got 'yes'"
@@ -311,24 +304,24 @@ def test_string_for_a_boolean(project: Path) -> None:
 
 
 def test_number_for_a_boolean(project: Path) -> None:
-    err = error(project, "[container.podman_machine]\nauto_start = 1\n")
+    err = toml_error(project, "[container.podman_machine]\nauto_start = 1\n")
     assert err.key == "container.podman_machine.auto_start"
     assert "expected true or false, got 1" in err.message
 
 
 def test_string_for_a_number(project: Path) -> None:
-    err = error(project, '[container.podman_machine]\nmemory = "4096"\n')
+    err = toml_error(project, '[container.podman_machine]\nmemory = "4096"\n')
     assert (err.line, err.key) == (2, "container.podman_machine.memory")
     assert "expected a whole number, got '4096'" in err.message
 
 
 def test_float_for_a_number(project: Path) -> None:
-    err = error(project, "[container.podman_machine]\ncpus = 2.5\n")
+    err = toml_error(project, "[container.podman_machine]\ncpus = 2.5\n")
     assert "expected a whole number, got 2.5" in err.message
 
 
 def test_boolean_for_a_number(project: Path) -> None:
-    err = error(project, "[container.podman_machine]\ncpus = true\n")
+    err = toml_error(project, "[container.podman_machine]\ncpus = true\n")
     assert "expected a whole number, got true" in err.message
 
 
@@ -345,65 +338,65 @@ def test_boolean_for_a_number(project: Path) -> None:
     ],
 )
 def test_out_of_range_machine_sizes(project: Path, key: str, value: int, expected: str) -> None:
-    err = error(project, f"[container.podman_machine]\n{key} = {value}\n")
+    err = toml_error(project, f"[container.podman_machine]\n{key} = {value}\n")
     assert (err.line, err.key) == (2, f"container.podman_machine.{key}")
     assert expected in err.message
 
 
 @pytest.mark.parametrize(("key", "value"), [("cpus", 256), ("memory", 512), ("disk_size", 5)])
 def test_machine_size_limits_are_inclusive(project: Path, key: str, value: int) -> None:
-    machine = load(project, f"[container.podman_machine]\n{key} = {value}\n")
+    machine = load_toml(project, f"[container.podman_machine]\n{key} = {value}\n")
     assert getattr(machine.container.podman_machine, key) == value
 
 
 def test_unknown_runtime_lists_the_choices(project: Path) -> None:
-    err = error(project, '[container]\nruntime = "dockr"\n')
+    err = toml_error(project, '[container]\nruntime = "dockr"\n')
     assert (err.line, err.key) == (2, "container.runtime")
     assert "expected 'auto', 'docker', 'podman' or 'none', got 'dockr'" in err.message
 
 
 def test_runtime_is_case_sensitive(project: Path) -> None:
-    assert error(project, '[container]\nruntime = "Docker"\n').key == "container.runtime"
+    assert toml_error(project, '[container]\nruntime = "Docker"\n').key == "container.runtime"
 
 
 def test_non_string_use_when(project: Path) -> None:
-    err = error(project, "[container]\nuse_when = 5\n")
+    err = toml_error(project, "[container]\nuse_when = 5\n")
     assert "expected a string, got 5" in err.message
 
 
 def test_container_that_is_not_a_table(project: Path) -> None:
-    err = error(project, 'container = "docker"\n')
+    err = toml_error(project, 'container = "docker"\n')
     assert (err.line, err.key) == (1, "container")
     assert "expected a table, got 'docker'" in err.message
 
 
 def test_targets_that_is_not_a_table(project: Path) -> None:
-    err = error(project, "targets = [1, 2]\n")
+    err = toml_error(project, "targets = [1, 2]\n")
     assert "expected a table, got an array" in err.message
 
 
 def test_target_that_is_not_a_table(project: Path) -> None:
-    err = error(project, f'[targets]\n"{AARCH64}" = "debian"\n')
+    err = toml_error(project, f'[targets]\n"{AARCH64}" = "debian"\n')
     assert (err.line, err.key) == (2, f"targets.{AARCH64}")
 
 
 def test_image_registry_that_is_not_an_array(project: Path) -> None:
-    err = error(project, '[container]\nimage_registry = "ghcr.io"\n')
+    err = toml_error(project, '[container]\nimage_registry = "ghcr.io"\n')
     assert "expected an array, got 'ghcr.io'" in err.message
 
 
 def test_date_value_is_described_in_words(project: Path) -> None:
-    err = error(project, "[container.cache]\nenabled = 2024-01-01\n")
+    err = toml_error(project, "[container.cache]\nenabled = 2024-01-01\n")
     assert "got a date or time" in err.message
 
 
 def test_long_string_value_is_cut_in_the_message(project: Path) -> None:
-    err = error(project, f'[container.cache]\nenabled = "{"y" * 5000}"\n')
+    err = toml_error(project, f'[container.cache]\nenabled = "{"y" * 5000}"\n')
     assert len(err.message) < 200
 
 
 def test_several_problems_are_all_listed_first_one_in_the_file_first(project: Path) -> None:
-    err = error(
+    err = toml_error(
         project,
         """\
         [container.podman_machine]
@@ -418,41 +411,45 @@ def test_several_problems_are_all_listed_first_one_in_the_file_first(project: Pa
 
 
 def test_config_error_is_a_usage_error_with_exit_code_two(project: Path) -> None:
-    assert error(project, "[container]\nruntime = 1\n").exit_code == 2
+    assert toml_error(project, "[container]\nruntime = 1\n").exit_code == 2
 
 
 # --- Registry host lists
 
 
 def test_bad_registry_host_is_located_by_index(project: Path) -> None:
-    err = error(project, '[container]\nimage_registry = ["ghcr.io", "https://evil.example"]\n')
+    err = toml_error(project, '[container]\nimage_registry = ["ghcr.io", "https://evil.example"]\n')
     assert (err.line, err.key) == (2, "container.image_registry[1]")
     assert "invalid registry host 'https://evil.example'" in err.message
 
 
 def test_registry_host_with_a_path_is_refused(project: Path) -> None:
-    err = error(project, '[container]\nimage_registry = ["ghcr.io/owner"]\n')
+    err = toml_error(project, '[container]\nimage_registry = ["ghcr.io/owner"]\n')
     assert err.key == "container.image_registry[0]"
 
 
 def test_registry_host_with_a_bad_port_is_refused(project: Path) -> None:
-    assert "port" in error(project, '[container]\nimage_registry = ["ghcr.io:0"]\n').message
+    assert "port" in toml_error(project, '[container]\nimage_registry = ["ghcr.io:0"]\n').message
 
 
 def test_non_string_registry_host_is_refused(project: Path) -> None:
     assert (
-        "expected a string, got 5" in error(project, "[container]\nimage_registry = [5]\n").message
+        "expected a string, got 5"
+        in toml_error(
+            project,
+            "[container]\nimage_registry = [5]\n",
+        ).message
     )
 
 
 def test_duplicate_registry_hosts_are_refused(project: Path) -> None:
-    err = error(project, '[container]\nimage_registry = ["ghcr.io", "GHCR.io"]\n')
+    err = toml_error(project, '[container]\nimage_registry = ["ghcr.io", "GHCR.io"]\n')
     assert err.key == "container.image_registry"
     assert "listed more than once" in err.message
 
 
 def test_multi_line_array_error_points_at_its_first_line(project: Path) -> None:
-    err = error(
+    err = toml_error(
         project,
         """\
         [container]
@@ -469,7 +466,7 @@ def test_multi_line_array_error_points_at_its_first_line(project: Path) -> None:
 
 
 def test_unknown_triple_is_located_and_gets_a_suggestion(project: Path) -> None:
-    err = error(project, '[container]\n\n[targets."aarch64-unknown-linux-gnux".container]\n')
+    err = toml_error(project, '[container]\n\n[targets."aarch64-unknown-linux-gnux".container]\n')
     assert (err.line, err.key) == (3, "targets.aarch64-unknown-linux-gnux")
     assert "unknown target 'aarch64-unknown-linux-gnux'" in err.message
     assert err.hint == "did you mean aarch64-unknown-linux-gnu?"
@@ -487,18 +484,18 @@ def test_unknown_triple_is_located_and_gets_a_suggestion(project: Path) -> None:
     ],
 )
 def test_hostile_triples_are_refused_with_a_safe_key(project: Path, triple: str, key: str) -> None:
-    err = error(project, f'[targets."{triple}".container]\nimage = "debian"\n')
+    err = toml_error(project, f'[targets."{triple}".container]\nimage = "debian"\n')
     assert (err.line, err.key) == (1, key)
     assert "\n" not in err.message.splitlines()[0]
 
 
 def test_triple_in_an_inline_targets_table_is_checked(project: Path) -> None:
-    err = error(project, '[targets]\n"nope-nope" = { container = {} }\n')
+    err = toml_error(project, '[targets]\n"nope-nope" = { container = {} }\n')
     assert (err.line, err.key) == (2, "targets.nope-nope")
 
 
 def test_dotted_arch_triple_is_accepted_and_quoted_in_keys(project: Path) -> None:
-    config = load(project, '[targets."thumbv8m.main-none-eabi".container]\nimage = "debian"\n')
+    config = load_toml(project, '[targets."thumbv8m.main-none-eabi".container]\nimage = "debian"\n')
     assert "thumbv8m.main-none-eabi" in config.targets
 
 
@@ -519,14 +516,14 @@ def test_dotted_arch_triple_is_accepted_and_quoted_in_keys(project: Path) -> Non
     ],
 )
 def test_hostile_images_are_refused_at_their_line(project: Path, image: str) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\n\nimage = "{image}"\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\n\nimage = "{image}"\n')
     assert (err.line, err.key) == (3, f"targets.{AARCH64}.container.image")
     assert "invalid image reference" in err.message
     assert "debian:bookworm" in (err.hint or "")
 
 
 def test_image_that_is_not_a_string(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nimage = {{ name = "debian" }}\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\nimage = {{ name = "debian" }}\n')
     assert "expected a string, got a table" in err.message
 
 
@@ -535,14 +532,17 @@ def test_image_that_is_not_a_string(project: Path) -> None:
 
 @pytest.mark.parametrize("name", ["1X", "A-B", "A B", "A;B", "", "A=B", "É"])
 def test_bad_build_arg_names_are_refused(project: Path, name: str) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ "{name}" = "1" }}\n')
+    err = toml_error(
+        project,
+        f'[targets."{AARCH64}".container]\nbuild_args = {{ "{name}" = "1" }}\n',
+    )
     assert err.line == 2
     assert err.key is not None and err.key.startswith(f"targets.{AARCH64}.container.build_args.")
     assert "is not a valid build argument name" in err.message
 
 
 def test_float_build_arg_suggests_quoting(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ RUST = 1.75 }}\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ RUST = 1.75 }}\n')
     assert err.key == f"targets.{AARCH64}.container.build_args.RUST"
     assert "expected a string, integer or boolean, got 1.75" in err.message
     assert '"1.75"' in (err.hint or "")
@@ -550,22 +550,25 @@ def test_float_build_arg_suggests_quoting(project: Path) -> None:
 
 @pytest.mark.parametrize(("value", "shown"), [("{ A = 1 }", "a table"), ("[1, 2]", "an array")])
 def test_nested_build_arg_values_are_refused(project: Path, value: str, shown: str) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ X = {value} }}\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ X = {value} }}\n')
     assert f"got {shown}" in err.message
 
 
 def test_build_args_that_are_not_a_table(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nbuild_args = ["A=1"]\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\nbuild_args = ["A=1"]\n')
     assert "expected a table, got an array" in err.message
 
 
 def test_build_arg_with_nul_is_refused(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\nbuild_args = {{ A = "x\\u0000" }}\n')
+    err = toml_error(
+        project,
+        f'[targets."{AARCH64}".container]\nbuild_args = {{ A = "x\\u0000" }}\n',
+    )
     assert "NUL" in err.message
 
 
 def test_build_args_in_a_sub_table(project: Path) -> None:
-    config = load(project, f'[targets."{AARCH64}".container.build_args]\nA = "1"\nB = 2\n')
+    config = load_toml(project, f'[targets."{AARCH64}".container.build_args]\nA = "1"\nB = 2\n')
     assert config.for_target(AARCH64).build_args == {"A": "1", "B": "2"}
 
 
@@ -575,14 +578,17 @@ def test_build_args_in_a_sub_table(project: Path) -> None:
 @pytest.mark.parametrize("key", ["dockerfile", "context"])
 @pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "..", "~/Dockerfile", "/"])
 def test_paths_leaving_the_project_are_refused(project: Path, key: str, path: str) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\n{key} = "{path}"\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\n{key} = "{path}"\n')
     assert (err.line, err.key) == (2, f"targets.{AARCH64}.container.{key}")
     assert "outside the project directory" in err.message
 
 
 def test_sibling_directory_with_the_same_prefix_is_outside(project: Path) -> None:
     sibling = project.parent / (project.name + "-evil")
-    err = error(project, f'[targets."{AARCH64}".container]\ndockerfile = "{sibling}/Dockerfile"\n')
+    err = toml_error(
+        project,
+        f'[targets."{AARCH64}".container]\ndockerfile = "{sibling}/Dockerfile"\n',
+    )
     assert "outside the project directory" in err.message
 
 
@@ -590,27 +596,30 @@ def test_symlink_escaping_the_project_is_refused(project: Path, tmp_path: Path) 
     outside = tmp_path / "outside"
     outside.mkdir()
     (project / "docker").symlink_to(outside)
-    err = error(project, f'[targets."{AARCH64}".container]\ndockerfile = "docker/Dockerfile"\n')
+    err = toml_error(
+        project,
+        f'[targets."{AARCH64}".container]\ndockerfile = "docker/Dockerfile"\n',
+    )
     assert "outside the project directory" in err.message
 
 
 def test_path_with_a_control_character_is_refused(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\ndockerfile = "a\\nb"\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\ndockerfile = "a\\nb"\n')
     assert "control character" in err.message
 
 
 def test_path_of_an_unknown_user_is_refused(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\ncontext = "~no-such-user-x/ctx"\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\ncontext = "~no-such-user-x/ctx"\n')
     assert "cannot be resolved" in err.message
 
 
 def test_empty_path_is_refused(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\ncontext = ""\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\ncontext = ""\n')
     assert "empty" in err.message
 
 
 def test_non_string_path_is_refused(project: Path) -> None:
-    err = error(project, f'[targets."{AARCH64}".container]\ncontext = 1\n')
+    err = toml_error(project, f'[targets."{AARCH64}".container]\ncontext = 1\n')
     assert "expected a path string, got 1" in err.message
 
 
@@ -620,31 +629,31 @@ def test_non_string_path_is_refused(project: Path) -> None:
 @pytest.mark.parametrize("key", ["registry_path", "git_path"])
 @pytest.mark.parametrize("path", [".", "./", "target/registry", "src/../cache"])
 def test_cache_inside_the_project_is_refused(project: Path, key: str, path: str) -> None:
-    err = error(project, f'[container.cache]\n{key} = "{path}"\n')
+    err = toml_error(project, f'[container.cache]\n{key} = "{path}"\n')
     assert (err.line, err.key) == (2, f"container.cache.{key}")
     assert "inside the project directory" in err.message
 
 
 def test_absolute_cache_path_into_the_project_is_refused(project: Path) -> None:
-    err = error(project, f'[container.cache]\nregistry_path = "{project}/cache"\n')
+    err = toml_error(project, f'[container.cache]\nregistry_path = "{project}/cache"\n')
     assert "inside the project directory" in err.message
 
 
 def test_cache_symlink_into_the_project_is_refused(project: Path, tmp_path: Path) -> None:
     (tmp_path / "cache-link").symlink_to(project)
-    err = error(project, f'[container.cache]\ngit_path = "{tmp_path / "cache-link"}"\n')
+    err = toml_error(project, f'[container.cache]\ngit_path = "{tmp_path / "cache-link"}"\n')
     assert "inside the project directory" in err.message
 
 
 @pytest.mark.parametrize("path", ["/", "/../..", "//"])
 def test_cache_at_the_filesystem_root_is_refused(project: Path, path: str) -> None:
-    err = error(project, f'[container]\ncache.registry_path = "{path}"\n')
+    err = toml_error(project, f'[container]\ncache.registry_path = "{path}"\n')
     assert (err.line, err.key) == (2, "container.cache.registry_path")
     assert "filesystem root" in err.message
 
 
 def test_cache_in_the_home_directory_is_accepted(project: Path, home: Path) -> None:
-    config = load(project, '[container.cache]\nregistry_path = "~"\n')
+    config = load_toml(project, '[container.cache]\nregistry_path = "~"\n')
     assert config.container.cache.registry_path == home.resolve()
 
 
@@ -652,7 +661,7 @@ def test_cache_in_the_home_directory_is_accepted(project: Path, home: Path) -> N
 
 
 def test_misspelt_key_is_a_warning_with_a_suggestion(project: Path) -> None:
-    config = load(project, "[container]\nruntime = 'docker'\ncache.enable = false\n")
+    config = load_toml(project, "[container]\nruntime = 'docker'\ncache.enable = false\n")
     assert config.warnings == (
         ConfigNotice(
             "xcargo.toml",
@@ -664,24 +673,24 @@ def test_misspelt_key_is_a_warning_with_a_suggestion(project: Path) -> None:
 
 
 def test_misspelt_key_does_not_change_the_setting(project: Path) -> None:
-    config = load(project, "[container.cache]\nenable = false\n")
+    config = load_toml(project, "[container.cache]\nenable = false\n")
     assert config.container.cache.enabled is True
 
 
 def test_unknown_key_value_is_not_validated(project: Path) -> None:
-    config = load(project, '[container.podman_machine]\ncpu = "lots"\n')
+    config = load_toml(project, '[container.podman_machine]\ncpu = "lots"\n')
     assert config.warnings[0].message == "unknown key (did you mean 'cpus'?), ignored"
 
 
 def test_unknown_key_without_a_close_match_lists_the_known_keys(project: Path) -> None:
-    config = load(project, "[container.cache]\nzzz = 1\n")
+    config = load_toml(project, "[container.cache]\nzzz = 1\n")
     assert config.warnings[0].message == (
         "unknown key, ignored (known keys: enabled, registry_path, git_path)"
     )
 
 
 def test_misspelt_target_container_key(project: Path) -> None:
-    config = load(project, f'[targets."{AARCH64}".container]\nimagee = "debian"\n')
+    config = load_toml(project, f'[targets."{AARCH64}".container]\nimagee = "debian"\n')
     warning = config.warnings[0]
     assert (warning.line, warning.key) == (2, f"targets.{AARCH64}.container.imagee")
     assert "did you mean 'image'?" in warning.message
@@ -689,14 +698,14 @@ def test_misspelt_target_container_key(project: Path) -> None:
 
 @pytest.mark.parametrize("table", ["build", "toolchains", "profile"])
 def test_other_xcargo_tables_are_ignored_with_a_warning(project: Path, table: str) -> None:
-    config = load(project, f'[container]\nruntime = "docker"\n\n[{table}]\nanything = 1\n')
+    config = load_toml(project, f'[container]\nruntime = "docker"\n\n[{table}]\nanything = 1\n')
     assert [str(warning) for warning in config.warnings] == [
         f"xcargo.toml:4: {table}: not used by xcargo-web, ignored"
     ]
 
 
 def test_array_of_tables_elsewhere_is_ignored_gracefully(project: Path) -> None:
-    config = load(project, '[[toolchains]]\nname = "a"\n[[toolchains]]\nname = "b"\n')
+    config = load_toml(project, '[[toolchains]]\nname = "a"\n[[toolchains]]\nname = "b"\n')
     assert [(w.line, w.key) for w in config.warnings] == [(1, "toolchains")]
     assert config.container == ContainerConfig()
 
@@ -704,18 +713,18 @@ def test_array_of_tables_elsewhere_is_ignored_gracefully(project: Path) -> None:
 def test_keys_after_an_array_of_tables_are_located_again_after_the_next_header(
     project: Path,
 ) -> None:
-    err = error(project, '[[toolchains]]\nruntime = "x"\n[container]\nruntime = "x"\n')
+    err = toml_error(project, '[[toolchains]]\nruntime = "x"\n[container]\nruntime = "x"\n')
     assert (err.line, err.key) == (4, "container.runtime")
 
 
 def test_misspelt_top_level_table_gets_a_suggestion(project: Path) -> None:
-    config = load(project, '[contaner]\nruntime = "docker"\n')
+    config = load_toml(project, '[contaner]\nruntime = "docker"\n')
     assert config.warnings[0].message == "unknown key (did you mean 'container'?), ignored"
     assert config.container.runtime == "auto"
 
 
 def test_other_keys_in_a_target_table_are_ignored_with_a_warning(project: Path) -> None:
-    config = load(
+    config = load_toml(
         project,
         f"""\
         [targets."{AARCH64}"]
@@ -732,17 +741,20 @@ def test_other_keys_in_a_target_table_are_ignored_with_a_warning(project: Path) 
 
 
 def test_warnings_come_in_file_order(project: Path) -> None:
-    config = load(project, "zzz = 1\n[container]\nruntim = 'docker'\n[container.cache]\nx = 1\n")
+    config = load_toml(
+        project,
+        "zzz = 1\n[container]\nruntim = 'docker'\n[container.cache]\nx = 1\n",
+    )
     assert [warning.line for warning in config.warnings] == [1, 3, 5]
 
 
 def test_unknown_key_with_hostile_name_is_quoted(project: Path) -> None:
-    config = load(project, '[container]\n"bad\\nkey" = 1\n')
+    config = load_toml(project, '[container]\n"bad\\nkey" = 1\n')
     assert config.warnings[0].key == 'container."bad\\nkey"'
 
 
 def test_unknown_keys_and_errors_together_raise_the_error(project: Path) -> None:
-    err = error(project, '[container]\nruntim = "docker"\nruntime = "nope"\n')
+    err = toml_error(project, '[container]\nruntim = "docker"\nruntime = "nope"\n')
     assert (err.line, err.key) == (3, "container.runtime")
 
 
@@ -759,7 +771,7 @@ def test_notice_without_a_line() -> None:
 
 
 def test_no_unsupported_notices_when_only_supported_keys_are_set(project: Path) -> None:
-    config = load(
+    config = load_toml(
         project,
         f"""\
         [container]
@@ -773,17 +785,17 @@ def test_no_unsupported_notices_when_only_supported_keys_are_set(project: Path) 
 
 
 def test_use_when_is_supported_so_has_no_notice(project: Path) -> None:
-    assert load(project, '[container]\nuse_when = "true"\n').unsupported == ()
+    assert load_toml(project, '[container]\nuse_when = "true"\n').unsupported == ()
 
 
 def test_image_registry_notice(project: Path) -> None:
-    notice = load(project, '[container]\nimage_registry = ["ghcr.io"]\n').unsupported[0]
+    notice = load_toml(project, '[container]\nimage_registry = ["ghcr.io"]\n').unsupported[0]
     assert notice.key == "container.image_registry"
     assert "`xcargo images bootstrap` or --container-image" in notice.message
 
 
 def test_podman_machine_notice_for_a_dotted_key(project: Path) -> None:
-    notice = load(project, "[container]\n\npodman_machine.cpus = 8\n").unsupported[0]
+    notice = load_toml(project, "[container]\n\npodman_machine.cpus = 8\n").unsupported[0]
     assert (notice.line, notice.key) == (3, "container.podman_machine")
     assert notice.message.startswith("Podman machine management is not implemented yet")
 
@@ -797,18 +809,21 @@ def test_podman_machine_notice_for_a_dotted_key(project: Path) -> None:
     ],
 )
 def test_custom_dockerfile_notices(project: Path, line: str, key: str) -> None:
-    notice = load(project, f'[targets."{AARCH64}".container]\n{line}\n').unsupported[0]
+    notice = load_toml(project, f'[targets."{AARCH64}".container]\n{line}\n').unsupported[0]
     assert (notice.line, notice.key) == (2, f"targets.{AARCH64}.container.{key}")
     assert notice.message.startswith("custom Dockerfiles are not supported yet: ")
 
 
 def test_dockerfile_notice_says_how_to_build_anyway(project: Path) -> None:
-    notice = load(project, f'[targets."{AARCH64}".container]\ndockerfile = "D"\n').unsupported[0]
+    notice = load_toml(
+        project,
+        f'[targets."{AARCH64}".container]\ndockerfile = "D"\n',
+    ).unsupported[0]
     assert "--container-image" in notice.message
 
 
 def test_values_of_unsupported_keys_are_still_checked(project: Path) -> None:
-    err = error(project, "[container.podman_machine]\ncpus = 1000\n")
+    err = toml_error(project, "[container.podman_machine]\ncpus = 1000\n")
     assert err.key == "container.podman_machine.cpus"
 
 
@@ -816,7 +831,7 @@ def test_values_of_unsupported_keys_are_still_checked(project: Path) -> None:
 
 
 def test_syntax_error_names_file_and_line(project: Path) -> None:
-    err = error(project, '[container]\nruntime = "docker"\ncache.enabled = yes\n')
+    err = toml_error(project, '[container]\nruntime = "docker"\ncache.enabled = yes\n')
     assert (err.file, err.line, err.key) == ("xcargo.toml", 3, None)
     assert err.message.startswith("xcargo.toml:3: invalid TOML: ")
     assert "(column" in err.message
@@ -824,11 +839,11 @@ def test_syntax_error_names_file_and_line(project: Path) -> None:
 
 
 def test_duplicate_key_is_a_syntax_error_at_its_line(project: Path) -> None:
-    assert error(project, '[container]\nruntime = "a"\nruntime = "b"\n').line == 3
+    assert toml_error(project, '[container]\nruntime = "a"\nruntime = "b"\n').line == 3
 
 
 def test_unterminated_array_at_end_of_file(project: Path) -> None:
-    err = error(project, '[container]\nimage_registry = ["ghcr.io",\n')
+    err = toml_error(project, '[container]\nimage_registry = ["ghcr.io",\n')
     assert err.line is not None and err.line >= 2
     assert err.message.startswith("xcargo.toml:")
 
@@ -836,7 +851,7 @@ def test_unterminated_array_at_end_of_file(project: Path) -> None:
 @pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "{a=" * 5000 + "1" + "}" * 5000])
 def test_deeply_nested_values_are_refused(project: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="nested too deeply"):
-        load(project, f"x = {value}\n")
+        load_toml(project, f"x = {value}\n")
 
 
 def test_custom_file_name_appears_in_errors(project: Path) -> None:
@@ -865,7 +880,7 @@ def test_file_of_exactly_one_mebibyte_is_read(project: Path) -> None:
 
 def test_text_over_one_mebibyte_is_refused(project: Path) -> None:
     with pytest.raises(ConfigError, match="larger than"):
-        load(project, "# " + "é" * MAX_CONFIG_BYTES)
+        load_toml(project, "# " + "é" * MAX_CONFIG_BYTES)
 
 
 def test_directory_named_xcargo_toml_is_refused(project: Path) -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runtimes.config import XcargoConfig, load_config_text
-from runtimes.errors import ConfigError, UsageError, XcargoError
+from runtimes.errors import UsageError, XcargoError
 from runtimes.glibc import (
     DEFAULT_FLOOR,
     LOWEST_FLOOR,
@@ -27,6 +26,7 @@ from runtimes.glibc import (
     split_floor_suffix,
     takes_floor,
 )
+from tests.support import load_toml, toml_error
 
 AARCH64 = "aarch64-unknown-linux-gnu"
 AARCH64_LIBGCC = Path("/usr/aarch64-linux-gnu/lib/libgcc_s.so.1")
@@ -388,18 +388,8 @@ def test_a_file_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> Non
 # --- xcargo.toml: `[container] glibc` for the project, `[targets."<triple>".container] glibc`
 
 
-def load(tmp_path: Path, text: str) -> XcargoConfig:
-    return load_config_text(textwrap.dedent(text), base_dir=tmp_path)
-
-
-def config_error(tmp_path: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load(tmp_path, text)
-    return caught.value
-
-
 def test_the_targets_floor_wins_over_the_projects(tmp_path: Path) -> None:
-    config = load(
+    config = load_toml(
         tmp_path,
         f"""\
         [container]
@@ -417,23 +407,29 @@ def test_the_targets_floor_wins_over_the_projects(tmp_path: Path) -> None:
 
 
 def test_a_project_floor_alone_applies_to_every_target(tmp_path: Path) -> None:
-    config = load(tmp_path, '[container]\nglibc = "2.17"\n')
+    config = load_toml(tmp_path, '[container]\nglibc = "2.17"\n')
     assert config.setting_for(AARCH64, "glibc") == (v("2.17"), "[container]")
 
 
 def test_no_floor_in_the_file_leaves_the_default_to_the_caller(tmp_path: Path) -> None:
-    assert load(tmp_path, '[container]\nruntime = "auto"\n').setting_for(AARCH64, "glibc") is None
+    assert (
+        load_toml(tmp_path, '[container]\nruntime = "auto"\n').setting_for(
+            AARCH64,
+            "glibc",
+        )
+        is None
+    )
 
 
 def test_an_unquoted_floor_is_refused_with_a_quoting_hint(tmp_path: Path) -> None:
-    err = config_error(tmp_path, '[container]\nruntime = "auto"\nglibc = 2.28\n')
+    err = toml_error(tmp_path, '[container]\nruntime = "auto"\nglibc = 2.28\n')
     assert (err.file, err.line, err.key) == ("xcargo.toml", 3, "container.glibc")
     assert "expected a string, got 2.28" in err.message
     assert 'glibc = "2.28"' in (err.hint or "")
 
 
 def test_a_floor_below_zigs_lowest_is_refused(tmp_path: Path) -> None:
-    err = config_error(tmp_path, f'[targets."{AARCH64}".container]\nglibc = "1.0"\n')
+    err = toml_error(tmp_path, f'[targets."{AARCH64}".container]\nglibc = "1.0"\n')
     assert (err.line, err.key) == (2, f"targets.{AARCH64}.container.glibc")
     assert "below 2.17" in err.message
     assert "from 2.17 to 2.41" in (err.hint or "")
@@ -441,5 +437,5 @@ def test_a_floor_below_zigs_lowest_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ['"2.28.1"', '"latest"', "true", "2", '["2.28"]'])
 def test_other_floor_values_are_refused_where_they_are(tmp_path: Path, value: str) -> None:
-    err = config_error(tmp_path, f"[container]\nglibc = {value}\n")
+    err = toml_error(tmp_path, f"[container]\nglibc = {value}\n")
     assert (err.line, err.key) == (2, "container.glibc")

@@ -5,14 +5,13 @@ refused (always with its column), and the placement it gives: container or nativ
 from __future__ import annotations
 
 import ast
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from runtimes.config import XcargoConfig, load_config_text
+from runtimes.config import XcargoConfig
 from runtimes.config.schema import ContainerConfig, TargetContainerConfig
-from runtimes.errors import ConfigError, UsageError
+from runtimes.errors import UsageError
 from runtimes.host import host_triple
 from runtimes.placement import (
     CONTAINER,
@@ -24,6 +23,7 @@ from runtimes.placement import (
 )
 from runtimes.targets import Triple
 from runtimes.use_when import MAX_USE_WHEN_LENGTH, UseWhen
+from tests.support import load_toml, toml_error
 
 X86_64 = "x86_64-unknown-linux-gnu"
 AARCH64 = "aarch64-unknown-linux-gnu"
@@ -451,18 +451,8 @@ def test_a_long_expression_is_cut_in_the_reason() -> None:
 # --- In xcargo.toml: located by file, line and key, and by the expression's column
 
 
-def load(project: Path, text: str) -> XcargoConfig:
-    return load_config_text(textwrap.dedent(text), base_dir=project)
-
-
-def config_error(project: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load(project, text)
-    return caught.value
-
-
 def test_the_projects_use_when_is_read_from_the_file(tmp_path: Path) -> None:
-    xcargo = load(tmp_path, '[container]\nuse_when = "target.os != host.os"\n')
+    xcargo = load_toml(tmp_path, '[container]\nuse_when = "target.os != host.os"\n')
     assert xcargo.setting_for(AARCH64, "use_when") == (
         UseWhen.parse("target.os != host.os"),
         "[container]",
@@ -470,7 +460,7 @@ def test_the_projects_use_when_is_read_from_the_file(tmp_path: Path) -> None:
 
 
 def test_a_targets_use_when_is_read_from_the_file(tmp_path: Path) -> None:
-    xcargo = load(tmp_path, f'[targets."{AARCH64}".container]\nuse_when = "true"\n')
+    xcargo = load_toml(tmp_path, f'[targets."{AARCH64}".container]\nuse_when = "true"\n')
     assert xcargo.setting_for(AARCH64, "use_when") == (
         UseWhen.parse("true"),
         f'[targets."{AARCH64}".container]',
@@ -479,7 +469,7 @@ def test_a_targets_use_when_is_read_from_the_file(tmp_path: Path) -> None:
 
 
 def test_a_malformed_use_when_names_file_line_key_and_column(tmp_path: Path) -> None:
-    err = config_error(
+    err = toml_error(
         tmp_path,
         """\
         [container]
@@ -495,7 +485,7 @@ def test_a_malformed_use_when_names_file_line_key_and_column(tmp_path: Path) -> 
 
 
 def test_an_unknown_name_in_a_targets_use_when_is_located(tmp_path: Path) -> None:
-    err = config_error(
+    err = toml_error(
         tmp_path,
         f"""\
         [targets."{AARCH64}".container]
@@ -509,17 +499,17 @@ def test_an_unknown_name_in_a_targets_use_when_is_located(tmp_path: Path) -> Non
 
 
 def test_use_when_in_the_file_must_be_a_string(tmp_path: Path) -> None:
-    err = config_error(tmp_path, "[container]\nuse_when = true\n")
+    err = toml_error(tmp_path, "[container]\nuse_when = true\n")
     assert err.message == "xcargo.toml:2: container.use_when: expected a string, got true"
 
 
 def test_an_empty_use_when_in_the_file_is_refused(tmp_path: Path) -> None:
-    err = config_error(tmp_path, '[container]\nuse_when = ""\n')
+    err = toml_error(tmp_path, '[container]\nuse_when = ""\n')
     assert err.message == "xcargo.toml:2: container.use_when: empty expression"
 
 
 def test_a_multi_line_use_when_in_the_file_names_the_expressions_line(tmp_path: Path) -> None:
-    err = config_error(tmp_path, '[container]\nuse_when = """\n(true\n or host.famly == "x")"""\n')
+    err = toml_error(tmp_path, '[container]\nuse_when = """\n(true\n or host.famly == "x")"""\n')
     assert (err.line, err.key) == (2, "container.use_when")
     assert "unknown field 'host.famly' at line 2, column 5;" in err.message
 

@@ -11,3 +11,11 @@ RUN case "${SUITE}" in *-backports) \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -t "${SUITE}" \
       ${COMPILER_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+# On first use for 32-bit ARM, cargo-zigbuild adds a glibc header zig lacks to zig's own
+# library, which a build container's read-only root refuses: it is done here, while the image
+# is made, so every image of this toolchain has it (one named for another target too). It stops
+# at cargo, which finds no project there; the check after it says whether the header came.
+RUN cd /tmp \
+ && { cargo zigbuild --offline --target armv7-unknown-linux-gnueabihf \
+      --manifest-path /nowhere/Cargo.toml >/dev/null 2>&1 || true; } \
+ && test -f /opt/zig/lib/libc/glibc/sysdeps/arm/arm-features.h
