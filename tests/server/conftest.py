@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,8 +97,37 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def wait_until_idle(self, seconds: float = 120) -> None:
+        """Return once the worker runs nothing and nothing waits for it, twice in a row.
+
+        A build's task goes on after the API says the build ended (it queues the cache
+        measurement, which then writes its rows): a test that ends then would have its
+        tables flushed under those writes, and the flush deadlocks with them.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        inspector = celery_app.control.inspect(
+            destination=[f"{self.node}@{socket.gethostname()}"], timeout=2
+        )
+        queues = redis.Redis.from_url(celery_app.conf.broker_url)
+        names = (self.queue or celery_queue(), "xcargo.maintenance")
+        idle_in_a_row = 0
+        deadline = time.monotonic() + seconds
+        while idle_in_a_row < 2 and time.monotonic() < deadline:
+            busy = [*_tasks_of(inspector.active()), *_tasks_of(inspector.reserved())]
+            waiting = sum(queues.llen(name) for name in names)
+            idle_in_a_row = idle_in_a_row + 1 if not busy and not waiting else 0
+            time.sleep(0.3)
+        if idle_in_a_row < 2:
+            raise RuntimeError(f"the Celery worker is still busy; its log:\n{self.log_tail()}")
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _tasks_of(reply: dict[str, list[Any]] | None) -> list[Any]:
+    """The tasks an inspect reply lists; no reply counts as none (the worker is stopping)."""
+    return [task for tasks in (reply or {}).values() for task in tasks]
 
 
 @contextmanager
@@ -218,6 +248,21 @@ def _remove_checkout_volumes(work_dir: Path) -> None:
         label = f"{naming.LABEL_PROJECT}={locate_project(manifest.parent).key}"
         for volume in engine.client.volumes.list(filters={"label": label}):
             volume.remove(force=True)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_the_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with the worker, wait for its tasks to end before the database is flushed.
+
+    Asking for `transactional_db` here sets it up first, so it is torn down after this.
+    """
+    uses_worker = {"celery_worker", "transactional_db"} <= set(request.fixturenames)
+    if uses_worker:
+        request.getfixturevalue("transactional_db")
+        worker: WorkerProcess = request.getfixturevalue("celery_worker")
+    yield
+    if uses_worker:
+        worker.wait_until_idle()
 
 
 @pytest.fixture
