@@ -66,6 +66,34 @@ LOWEST_FLOOR = GlibcVersion((2, 17))
 # The glibc of Debian trixie, the build images' base: a higher floor could not be linked.
 NEWEST_FLOOR = GlibcVersion((2, 41))
 
+
+@dataclass(frozen=True)
+class ArchitectureFloor:
+    """An architecture whose binaries cannot be linked against glibcs below `version`."""
+
+    version: GlibcVersion
+    reason: str
+
+
+# Found by linking the fixture crate with zig at lower floors; every other architecture links
+# down to LOWEST_FLOOR.
+ARCHITECTURE_FLOORS = {
+    "powerpc64le": ArchitectureFloor(
+        GlibcVersion((2, 32)),
+        "glibc 2.32 is the first with the IEEE 128-bit long double functions "
+        "(__fprintfieee128…) that zig's libunwind calls on powerpc64le",
+    ),
+    "riscv64gc": ArchitectureFloor(
+        GlibcVersion((2, 27)), "glibc 2.27 is the first release for riscv64"
+    ),
+}
+
+
+def architecture_floor(triple: str) -> ArchitectureFloor | None:
+    """The lowest floor a target's architecture can be linked at, when it is above zig's own."""
+    return ARCHITECTURE_FLOORS.get(Triple.parse(triple).arch)
+
+
 _FLOOR_HINT = (
     f"write the floor as MAJOR.MINOR in quotes, from {LOWEST_FLOOR} to {NEWEST_FLOOR}, "
     f'e.g. glibc = "{DEFAULT_FLOOR}"'

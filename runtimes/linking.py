@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtimes.config import XcargoConfig
-from runtimes.glibc import DEFAULT_FLOOR, NEWEST_FLOOR, GlibcVersion, takes_floor
+from runtimes.errors import UsageError
+from runtimes.glibc import (
+    DEFAULT_FLOOR,
+    NEWEST_FLOOR,
+    GlibcVersion,
+    architecture_floor,
+    takes_floor,
+)
 from runtimes.placement import CONTAINER, ZIG, StrategyChoice
 
 
@@ -34,17 +41,29 @@ def choose_floor(
     default_by: str = "the default: RHEL 8, Debian 10, Ubuntu 20.04 and newer",
 ) -> Floor | None:
     """The floor of a target: the one named with the build (a `.2.17` suffix), else the
-    target's `glibc` in xcargo.toml, else the project's, else `default`. None for a target
-    that does not link glibc (musl, Windows, bare metal).
+    target's `glibc` in xcargo.toml, else the project's, else `default` (raised to the lowest
+    its architecture links at). None for a target that does not link glibc (musl, Windows,
+    bare metal); a floor someone chose below its architecture's lowest is refused.
     """
     if not takes_floor(triple):
         return None
+    lowest = architecture_floor(triple)
     if named is not None:
-        return Floor(named, named_by)
-    if (found := config.setting_for(triple, "glibc")) is not None:
+        chosen = Floor(named, named_by)
+    elif (found := config.setting_for(triple, "glibc")) is not None:
         version, table = found
-        return Floor(version, f"xcargo.toml: {table} glibc")
-    return Floor(default, default_by)
+        chosen = Floor(version, f"xcargo.toml: {table} glibc")
+    elif lowest is not None and default < lowest.version:
+        return Floor(lowest.version, f"{default_by}, raised for {triple}: {lowest.reason}")
+    else:
+        return Floor(default, default_by)
+    if lowest is not None and chosen.version < lowest.version:
+        raise UsageError(
+            f"glibc floor {chosen.version} ({chosen.where}) is below {lowest.version}, the "
+            f"lowest {triple} can be linked at: {lowest.reason}",
+            hint=f"ask for {lowest.version} or higher, or leave the floor to the default",
+        )
+    return chosen
 
 
 def choose_linking(
