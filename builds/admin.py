@@ -254,7 +254,7 @@ class TargetAdmin(admin.ModelAdmin):
 
 class ArtifactInline(admin.TabularInline):
     model = Artifact
-    fields = ["name", "path", "size_shown", "sha256", "glibc"]
+    fields = ["name", "path", "size_shown", "sha256", "glibc", "smoke_state"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -375,10 +375,24 @@ class BuildAdmin(ReadOnlyAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(ReadOnlyAdmin):
-    list_display = ["name", "build", "size_shown", "glibc", "sha256"]
+    list_display = ["name", "build", "size_shown", "glibc", "smoke_state", "sha256"]
     list_select_related = ["build__target__project"]
     search_fields = ["name", "sha256", "=build__id"]
-    fields = ["build", "name", "path", "size", "sha256", "glibc", "file"]
+    fields = [
+        "build",
+        "name",
+        "path",
+        "size",
+        "sha256",
+        "glibc",
+        "file",
+        "smoke_state",
+        "smoke_summary",
+        "smoke_command",
+        "smoke_exit_code",
+        "smoke_output",
+        "smoke_seconds",
+    ]
     readonly_fields = fields
     show_full_result_count = False
     paginator = BoundedCountPaginator

@@ -13,9 +13,14 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
-from runtimes import vocabulary
+from runtimes import smoke, vocabulary
 from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
 from runtimes.sources import redact_url
+
+
+def _constant_name(word: str) -> str:
+    """`SMOKE_RUNNING` for "smoke-running", `NOT_RUN` for "not run": a choice's Python name."""
+    return word.upper().replace(" ", "_").replace("-", "_")
 
 
 class EngineHost(models.Model):
@@ -123,7 +128,7 @@ class Build(models.Model):
 
     # Both lists come from runtimes.vocabulary, the one place they are defined.
     State = models.TextChoices(
-        "State", [(state.upper().replace(" ", "_"), (state, state)) for state in vocabulary.STATES]
+        "State", [(_constant_name(state), (state, state)) for state in vocabulary.STATES]
     )
     ErrorKind = models.TextChoices(
         "ErrorKind", [(kind.name, (kind.word, kind.label)) for kind in vocabulary.ERROR_KINDS]
@@ -251,7 +256,20 @@ def _artifact_path(artifact: Artifact, filename: str) -> str:
 
 
 class Artifact(models.Model):
-    """A file a build produced, stored by the server, with its size and sha256."""
+    """A file a build produced, stored by the server, with its size and sha256, and what
+    starting it once after the build showed (its smoke-run; `smoke_state` empty: not tried).
+    """
+
+    # The words come from runtimes.smoke; empty is the server's own: no smoke-run was tried
+    # (not an executable, smoke = "off", or a build from before smoke-runs).
+    SmokeState = models.TextChoices(
+        "SmokeState",
+        [("NOT_TRIED", ("", "not tried"))]
+        + [
+            (_constant_name(state), (state, state))
+            for state in smoke.STATES
+        ],
+    )
 
     build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="artifacts")
     name = models.CharField(max_length=255)
@@ -262,6 +280,16 @@ class Artifact(models.Model):
         max_length=10, blank=True, help_text="the newest glibc version it needs; empty: none"
     )
     file = models.FileField(upload_to=_artifact_path, max_length=500)
+    smoke_state = models.CharField(
+        max_length=10, choices=SmokeState.choices, default=SmokeState.NOT_TRIED, blank=True
+    )
+    smoke_summary = models.TextField(
+        blank=True, help_text="how it ran, or why it could not, or what failed"
+    )
+    smoke_command = models.TextField(blank=True, help_text="the command line; empty: none ran")
+    smoke_exit_code = models.IntegerField(null=True, blank=True)
+    smoke_output = models.TextField(blank=True, help_text="the first lines it printed")
+    smoke_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["build", "name"]
@@ -271,6 +299,11 @@ class Artifact(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("artifact-download", args=[self.build_id, self.pk])
+
+    @property
+    def smoke_lines(self) -> list[str]:
+        """The first lines of the smoke-run's output, as it printed them."""
+        return self.smoke_output.splitlines()
 
 
 class Image(models.Model):

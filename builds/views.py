@@ -39,6 +39,7 @@ from builds.services import tokens as token_services
 from builds.services.errors import ServiceError
 from runtimes.caches import CLEAN_BYTES, WARN_BYTES, size_warning
 from runtimes.sizes import human_size
+from runtimes.toolchains import UNAVAILABLE
 
 # Ids in URLs beyond what the database stores are simply not found (not an overflow error).
 MAX_ID = 2**63 - 1
@@ -232,7 +233,11 @@ def caches(request: HttpRequest) -> HttpResponse:
 def images(request: HttpRequest) -> HttpResponse:
     recorded = list(selectors.images())
     rows = [{"image": image, "size": human_size(image.size)} for image in recorded]
-    context = {"rows": rows, "catalogue": selectors.image_catalogue(recorded)}
+    context = {
+        "rows": rows,
+        "catalogue": selectors.image_catalogue(recorded),
+        "unavailable": sorted(UNAVAILABLE.items()),
+    }
     return render(request, "builds/images.html", context)
 
 

@@ -19,6 +19,7 @@ from typing import IO
 
 from runtimes.errors import XcargoError
 from runtimes.glibc import GlibcNeeds, GlibcVersion, needed_glibc
+from runtimes.smoke import SmokeRun
 
 _COLLECTED_KINDS = {"bin", "cdylib", "staticlib", "dylib"}
 _LIBRARY_SUFFIXES = (".so", ".a", ".dylib", ".dll", ".lib", ".wasm")
@@ -32,6 +33,8 @@ class Artifact:
     sha256: str
     # The newest glibc version it needs, read from its ELF symbol versions; None: none.
     glibc: GlibcNeeds | None = None
+    # What starting it once after the build showed; None: not an executable, or not tried.
+    smoke: SmokeRun | None = None
 
 
 def with_glibc(artifact: Artifact) -> Artifact:
@@ -67,6 +70,15 @@ def parse_message(line: str) -> dict[str, object] | None:
     except json.JSONDecodeError:
         return None
     return message if isinstance(message, dict) else None
+
+
+def executable_paths(messages: Iterable[dict[str, object]]) -> set[str]:
+    """The paths of the programs among the artifacts cargo reported (what a smoke-run starts)."""
+    return {
+        str(message["executable"])
+        for message in messages
+        if message.get("reason") == "compiler-artifact" and message.get("executable")
+    }
 
 
 def artifact_paths(messages: Iterable[dict[str, object]]) -> list[str]:

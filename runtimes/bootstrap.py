@@ -28,6 +28,7 @@ from runtimes import naming, vocabulary, zig_bundle
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
 from runtimes.sandbox import run_command
+from runtimes.smoke import SYSROOTS, sysroot_arches
 from runtimes.toolchains import (
     TOOLCHAINS,
     DebianToolchain,
@@ -61,6 +62,8 @@ class ImageBuild:
     labels: dict[str, str]
     # Whether the build context carries zig and cargo-zigbuild (the shared base only).
     bundles_zig: bool = False
+    # Files of `dockerfiles/` the Dockerfile copies in; their text is part of the recipe.
+    context_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,24 @@ def bootstrap(
         wanted.items(), key=lambda item: TOOLCHAINS[item[0]].version
     ):
         outcomes += _ensure_toolchain(engine, TOOLCHAINS[channel], of_toolchain, on_line)
+    outcomes.append(ensure_smoke_image(engine, on_line=on_line))
     return outcomes
+
+
+def ensure_smoke_image(engine: Engine, *, on_line: LineCallback) -> BootstrapOutcome:
+    """The image artifacts are smoke-run in (`smoke.Dockerfile`), made on the Debian base."""
+    smoke = ImageBuild(
+        dockerfile="smoke.Dockerfile",
+        tag=naming.SMOKE_IMAGE,
+        build_args={
+            "BASE_IMAGE": naming.BASE_IMAGE,
+            "SYSROOT_SUITES": " ".join(suite for suite, _glibc in SYSROOTS),
+            "SYSROOT_ARCHES": " ".join(sysroot_arches()),
+        },
+        labels=naming.managed_labels(naming.KIND_SMOKE, source="bootstrap"),
+        context_files=("wasi-run.mjs",),
+    )
+    return _ensure_built(engine, smoke, on_line)
 
 
 def _ensure_toolchain(
@@ -146,7 +166,7 @@ def _ensure_toolchain(
 def ensure_debian_base(engine: Engine, *, on_line: LineCallback, refresh: bool) -> BootstrapOutcome:
     """Import a minimal Debian made by debootstrap, unless the engine has it already."""
     started = time.monotonic()
-    existing = _find_image(engine, naming.BASE_IMAGE)
+    existing = find_image(engine, naming.BASE_IMAGE)
     if existing is not None and not refresh:
         on_line(f"{naming.BASE_IMAGE} is present ({naming.image_key(existing.id)})")
         return BootstrapOutcome(naming.BASE_IMAGE, existing.id, False, time.monotonic() - started)
@@ -225,12 +245,12 @@ def recipe_hash(dockerfile: str, build_args: dict[str, str], parent_ids: dict[st
 def _ensure_built(engine: Engine, build: ImageBuild, on_line: LineCallback) -> BootstrapOutcome:
     started = time.monotonic()
     parent = build.build_args["BASE_IMAGE"]
-    parent_image = _find_image(engine, parent)
+    parent_image = find_image(engine, parent)
     if parent_image is None:
         raise BootstrapError(f"{build.tag} needs {parent}, which the engine does not have")
-    dockerfile = dockerfile_text(build.dockerfile)
-    wanted = recipe_hash(dockerfile, build.build_args, {parent: parent_image.id})
-    existing = _find_image(engine, build.tag)
+    material = "".join(map(dockerfile_text, (build.dockerfile, *build.context_files)))
+    wanted = recipe_hash(material, build.build_args, {parent: parent_image.id})
+    existing = find_image(engine, build.tag)
     if existing is not None and existing.labels.get(naming.LABEL_RECIPE) == wanted:
         on_line(f"{build.tag} is up to date ({naming.image_key(existing.id)})")
         return BootstrapOutcome(build.tag, existing.id, False, time.monotonic() - started)
@@ -241,7 +261,11 @@ def _ensure_built(engine: Engine, build: ImageBuild, on_line: LineCallback) -> B
 
 def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: LineCallback) -> str:
     with tempfile.TemporaryDirectory(prefix="xcargo-context-") as context:
-        Path(context, build.dockerfile).write_text(dockerfile_text(build.dockerfile))
+        for name in build.context_files:
+            Path(context, name).write_text(dockerfile_text(name))
+        Path(context, build.dockerfile).write_text(
+            dockerfile_text(build.dockerfile) + label_instruction(labels)
+        )
         if build.bundles_zig:
             zig_bundle.copy_into(Path(context), engine.debian_arch)
         try:
@@ -250,7 +274,6 @@ def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: L
                 dockerfile=build.dockerfile,
                 tag=build.tag,
                 buildargs=build.build_args,
-                labels=labels,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -265,7 +288,16 @@ def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: L
     return engine.client.images.get(build.tag).id
 
 
-def _find_image(engine: Engine, reference: str) -> Image | None:
+def label_instruction(labels: dict[str, str]) -> str:
+    """One LABEL line for all the image's labels: Docker's classic builder commits a layer for
+    each instruction (its `labels` option adds one per label), about 6 s each on this kind of
+    machine, so the Dockerfiles also declare their ARGs on one line.
+    """
+    pairs = " ".join(f"{json.dumps(key)}={json.dumps(value)}" for key, value in labels.items())
+    return f"\nLABEL {pairs}\n"
+
+
+def find_image(engine: Engine, reference: str) -> Image | None:
     try:
         return engine.client.images.get(reference)
     except ImageNotFound:

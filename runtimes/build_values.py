@@ -15,6 +15,7 @@ from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
 from runtimes.project import CargoProject
 from runtimes.sandbox import Limits
 from runtimes.toolchains import TOOLCHAINS
+from runtimes.vocabulary import ErrorKind
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
@@ -82,6 +83,8 @@ class BuildResult:
     crates_downloaded: int = 0
     artifacts: list[Artifact] = field(default_factory=list)
     failure: str | None = None
+    # The kind of `failure` when it is not cargo's (a required smoke-run that failed).
+    failure_kind: ErrorKind | None = None
     # Whether the target cache was made for this build as a copy of the protected one.
     target_seeded: bool = False
 

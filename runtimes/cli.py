@@ -2,7 +2,8 @@
 
 stdout carries only what a script wants to read (artifact lines in `sha256sum` format, tables);
 cargo's log and xcargo's progress go to stderr, like cargo's own. Exit codes: 0 success, 1 the
-build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy), 5 image problem.
+build failed, 2 bad input, 3 no engine, 4 build stopped (timeout, memory, busy), 5 image problem,
+6 a required smoke-run failed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming, vocabulary
+from runtimes.artifacts import Artifact
 from runtimes.build_values import DEFAULT_TIMEOUT_SECONDS, BuildRequest, BuildResult
 from runtimes.config import XcargoConfig, load_config
 from runtimes.cross_build import run_build
@@ -40,6 +42,7 @@ from runtimes.targets import validate_triple
 from runtimes.toolchains import (
     RECIPES,
     TOOLCHAINS,
+    UNAVAILABLE,
     offered_toolchains,
     toolchain_for,
 )
@@ -208,13 +211,23 @@ def build(
     result = run_build(engine, request, _log_line())
     _report(result, time.monotonic() - started, release)
     if not result.succeeded:
-        sys.exit(vocabulary.COMPILE.exit_code)
+        sys.exit(_failure_exit_code(result))
+
+
+def _failure_exit_code(result: BuildResult) -> int:
+    """The exit status of a build that ran and failed: its failure's kind when run_build named
+    one (a required smoke-run: 6), else cargo's (1).
+    """
+    return (result.failure_kind or vocabulary.COMPILE).exit_code
 
 
 def _report(result: BuildResult, seconds: float, release: bool) -> None:
     profile = "release" if release else "debug"
     if not result.succeeded:
         err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
+        # A failed smoke-run keeps its artifacts: each one's run says which failed, and how.
+        for artifact in result.artifacts:
+            _report_smoke(artifact)
         return
     _say(f"built {result.triple} ({profile}) in {seconds:.2f} s")
     if result.image:
@@ -236,6 +249,13 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
             needs = f"GLIBC_{artifact.glibc.highest}" if artifact.glibc else "no glibc symbols"
             err.print(f"  {artifact.name}: needs {needs} (floor {result.glibc_floor})")
         out.print(f"{artifact.sha256}  {artifact.path}")
+        _report_smoke(artifact)
+
+
+def _report_smoke(artifact: Artifact) -> None:
+    """The artifact's smoke-run in one line on stderr (nothing when none was tried)."""
+    if artifact.smoke is not None:
+        err.print(f"  {escape(artifact.name)}: smoke-run {escape(artifact.smoke.describe())}")
 
 
 def _report_cache(result: BuildResult) -> None:
@@ -329,6 +349,9 @@ def container_images() -> None:
         out.print("\nnot made yet (each is made on first use, or now with):")
         for entry in missing:
             out.print(f"  {entry.target} · {entry.toolchain}: {entry.bootstrap_command}")
+    out.print("\ncannot be had here:")
+    for target, reason in sorted(UNAVAILABLE.items()):
+        out.print(f"  {target}: {reason}")
 
 
 @container.command("doctor")

@@ -6,6 +6,7 @@ call `run_build` and only differ in where the log lines go and where the artifac
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable
@@ -16,19 +17,28 @@ from docker.errors import ImageNotFound
 from docker.models.images import Image
 from docker.types import Mount
 
-from runtimes import caches, fetch_stamps, naming
+from runtimes import caches, fetch_stamps, naming, vocabulary
 from runtimes.artifacts import (
+    Artifact,
     artifact_paths,
+    executable_paths,
     extract_single_file,
     floor_failure,
     parse_message,
     relative_output_path,
     with_glibc,
 )
-from runtimes.bootstrap import BootstrapError, bootstrap, rustc_version
+from runtimes.bootstrap import (
+    BootstrapError,
+    bootstrap,
+    ensure_smoke_image,
+    find_image,
+    rustc_version,
+)
 from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
+from runtimes.glibc import GlibcVersion
 from runtimes.image_choice import ImageChoice, choose_image
 from runtimes.images import toolchain_images
 from runtimes.linking import choose_floor, choose_linking
@@ -46,11 +56,19 @@ from runtimes.sandbox import (
     PhaseContainer,
     with_private_cargo_home,
 )
+from runtimes.smoke import OFF, REQUIRE, SmokeSetting, smoke_policy, smoke_run
 from runtimes.targets import validate_triple
 from runtimes.toolchain_choice import ToolchainChoice, check_requirements, choose_toolchain
 from runtimes.toolchains import TOOLCHAINS, toolchains_for
 from runtimes.use_when import host_triple
-from runtimes.vocabulary import BUILDING, COLLECTING, FETCHING, PREPARING_IMAGE, Phase
+from runtimes.vocabulary import (
+    BUILDING,
+    COLLECTING,
+    FETCHING,
+    PREPARING_IMAGE,
+    SMOKE_RUNNING,
+    Phase,
+)
 
 LineCallback = Callable[[str], None]
 PhaseCallback = Callable[[Phase], None]
@@ -237,7 +255,7 @@ def _image_for(
     """The build's image, made first when it is a missing toolchain image and the request
     allows it; an image someone named is never made or pulled.
     """
-    making = choice.toolchain if choice.makeable and request.bootstrap_missing else None
+    making = choice.toolchain if request.bootstrap_missing else None
     try:
         return resolve_image(engine, choice, request.triple)
     except ImageMissing:
@@ -376,6 +394,7 @@ class _Run:
                 return _FAILED
             self.on_phase(COLLECTING)
             self._collect(phase, messages)
+        self._smoke(executable_paths(messages))
         return _BUILT
 
     def _cargo_build(self) -> list[str]:
@@ -387,14 +406,76 @@ class _Run:
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()
-        output_root = self.request.output_dir or self.request.project.root / "target"
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
-            destination = output_root.joinpath(*relative.parts)
-            artifact = extract_single_file(phase.archive(container_path), destination)
-            self.result.artifacts.append(with_glibc(artifact))
+            destination = self._output_root().joinpath(*relative.parts)
+            artifact = with_glibc(extract_single_file(phase.archive(container_path), destination))
+            self.result.artifacts.append(artifact)
         self.result.phases[COLLECTING.timing] = time.monotonic() - started
         self.result.failure = floor_failure(self.result.artifacts, self.result.glibc_floor)
+
+    def _output_root(self) -> Path:
+        """The host directory artifacts are copied into: cargo's layout below it."""
+        return self.request.output_dir or self.request.project.root / "target"
+
+    def _container_path(self, artifact: Artifact) -> str:
+        """Where a copied artifact is in the build container's target directory."""
+        return f"{TARGET_DIR}/{artifact.path.relative_to(self._output_root()).as_posix()}"
+
+    def _smoke(self, executables: set[str]) -> None:
+        """Start each program once (unless the target's `smoke` is "off"); with "require",
+        one that fails fails the build, and the artifacts stay where they were copied.
+        """
+        policy, where = smoke_policy(self.request.config, self.request.triple)
+        in_container = [
+            (index, artifact, self._container_path(artifact))
+            for index, artifact in enumerate(self.result.artifacts)
+        ]
+        runs = [run for run in in_container if run[2] in executables]
+        if policy == OFF or not runs:
+            return
+        self.on_phase(SMOKE_RUNNING)
+        started = time.monotonic()
+        setting = self._smoke_setting()
+        floor = GlibcVersion.parse(self.result.glibc_floor) if self.result.glibc_floor else None
+        for index, artifact, path in runs:
+            outcome = smoke_run(
+                self.engine,
+                setting,
+                triple=self.request.triple,
+                host_path=artifact.path,
+                container_path=path,
+                floor=floor,
+            )
+            self.on_line(f"xcargo: smoke-run {artifact.name}: {outcome.describe()}")
+            self.result.artifacts[index] = dataclasses.replace(artifact, smoke=outcome)
+            if outcome.failed and policy == REQUIRE and self.result.failure is None:
+                self.result.failure = (
+                    f"the smoke-run of {artifact.name} failed ({outcome.summary}), and "
+                    f"{where} requires it to pass; the artifact is kept for a look"
+                )
+                self.result.failure_kind = vocabulary.SMOKE
+        self.result.phases[SMOKE_RUNNING.timing] = time.monotonic() - started
+
+    def _smoke_setting(self) -> SmokeSetting | None:
+        """The smoke image on the engine, made first when missing images may be made."""
+        if find_image(self.engine, naming.SMOKE_IMAGE) is None:
+            if not self.request.bootstrap_missing:
+                return None
+            self.on_line("xcargo: no smoke image yet: making it (once, a minute or two)")
+            try:
+                ensure_smoke_image(self.engine, on_line=self.on_line)
+            except BootstrapError as error:
+                self.on_line(f"xcargo: the smoke image could not be made: {error}")
+                return None
+        spec = self._spec("smoke", [], [], {})
+        return SmokeSetting(
+            image=naming.SMOKE_IMAGE,
+            target_volume=self.result.volumes.target,
+            name=spec.name,
+            labels=dict(spec.labels),
+            limits=self.request.limits,
+        )
 
     def _spec(
         self,

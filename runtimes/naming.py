@@ -33,11 +33,14 @@ KIND_TARGET = "target"
 KIND_SCRATCH = "scratch"
 KIND_BUILD = "build"
 KIND_TOOLCHAIN = "toolchain"
+KIND_SMOKE = "smoke"
 
 BASE_IMAGE = "localhost/xcargo/debian:trixie"
 TOOLCHAIN_BASE_IMAGE = "localhost/xcargo/toolchain-base:trixie"
 RUSTC_REPOSITORY = "localhost/xcargo/rustc"
 TOOLCHAIN_REPOSITORY = "localhost/xcargo/toolchain"
+# Where artifacts are started once after a build (qemu-user, wabt, older glibcs).
+SMOKE_IMAGE = "localhost/xcargo/smoke:trixie"
 
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 # Engines accept up to 255 characters; staying far below keeps `docker volume ls` readable.

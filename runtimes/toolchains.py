@@ -28,15 +28,17 @@ class DebianToolchain:
     std_package: str
     # The Debian architectures whose standard library the archive serves; None: all of them.
     architectures: frozenset[str] | None = None
+    # Its WebAssembly standard library (one package for every wasm32 target); None: none.
+    wasm_std_package: str | None = None
 
     def builds_for(self, triple: str) -> bool:
         """Whether this toolchain can make an image of `triple` (a bootstrappable target)."""
         recipe = RECIPES.get(triple)
-        return (
-            recipe is None
-            or self.architectures is None
-            or (recipe.debian_arch in self.architectures)
-        )
+        if recipe is None:
+            return True
+        if recipe.family == WASM:
+            return self.wasm_std_package is not None
+        return self.architectures is None or recipe.debian_arch in self.architectures
 
     @property
     def version(self) -> RustVersion:
@@ -50,16 +52,32 @@ class DebianToolchain:
 TOOLCHAINS: dict[str, DebianToolchain] = {
     toolchain.channel: toolchain
     for toolchain in (
-        DebianToolchain("1.85", "trixie", ("rustc", "cargo"), "libstd-rust-dev"),
-        DebianToolchain("1.96", "trixie", ("rustc-web", "cargo-web"), "libstd-rust-web-dev"),
-        # trixie-backports lists 1.97's armhf standard library, but the archive does not serve
-        # it (404, checked 2026-12-01): armv7 builds on 1.96 at most.
+        DebianToolchain(
+            "1.85",
+            "trixie",
+            ("rustc", "cargo"),
+            "libstd-rust-dev",
+            wasm_std_package="libstd-rust-dev-wasm32",
+        ),
+        # rustc-web has no WebAssembly standard library: wasm32 builds on 1.85 or 1.97. The
+        # archive lists its armel standard library but does not serve it (404, checked
+        # 2026-12-02): 32-bit ARM soft-float builds on 1.85.
+        DebianToolchain(
+            "1.96",
+            "trixie",
+            ("rustc-web", "cargo-web"),
+            "libstd-rust-web-dev",
+            frozenset({"amd64", "arm64", "armhf", "i386", "riscv64", "ppc64el", "s390x"}),
+        ),
+        # trixie-backports lists 1.97's standard library for the other architectures, but the
+        # archive does not serve it (404 for each, checked 2026-12-02): those build on 1.96.
         DebianToolchain(
             "1.97",
             "trixie-backports",
             ("rustc", "cargo"),
             "libstd-rust-dev",
             frozenset({"amd64", "arm64"}),
+            wasm_std_package="libstd-rust-dev-wasm32",
         ),
     )
 }
@@ -79,6 +97,11 @@ def toolchain_for(channel: str) -> DebianToolchain:
     return found
 
 
+# How a target's image is made: Debian's multiarch standard library with a GNU cross
+# compiler (or none for the engine's own architecture), or the WebAssembly standard library.
+GNU, WASM = "gnu", "wasm"
+
+
 @dataclass(frozen=True)
 class ToolchainRecipe:
     """How Debian names a Rust target: its dpkg architecture and its GNU triple."""
@@ -86,11 +109,17 @@ class ToolchainRecipe:
     rust_target: str
     debian_arch: str
     gnu_triple: str
+    family: str = GNU
 
     def dockerfile_for(self, engine_arch: str) -> str:
+        if self.family == WASM:
+            return "wasm.Dockerfile"
         return "native.Dockerfile" if engine_arch == self.debian_arch else "cross.Dockerfile"
 
     def build_args(self, engine_arch: str, toolchain: DebianToolchain) -> dict[str, str]:
+        if self.family == WASM:
+            assert toolchain.wasm_std_package is not None, "checked by check_builds_for"
+            return {"STD_PACKAGE": toolchain.wasm_std_package, "SUITE": toolchain.suite}
         if engine_arch == self.debian_arch:
             return {}
         return {
@@ -108,7 +137,31 @@ RECIPES: dict[str, ToolchainRecipe] = {
         ToolchainRecipe("x86_64-unknown-linux-gnu", "amd64", "x86_64-linux-gnu"),
         ToolchainRecipe("aarch64-unknown-linux-gnu", "arm64", "aarch64-linux-gnu"),
         ToolchainRecipe("armv7-unknown-linux-gnueabihf", "armhf", "arm-linux-gnueabihf"),
+        ToolchainRecipe("armv5te-unknown-linux-gnueabi", "armel", "arm-linux-gnueabi"),
+        ToolchainRecipe("riscv64gc-unknown-linux-gnu", "riscv64", "riscv64-linux-gnu"),
+        ToolchainRecipe("i686-unknown-linux-gnu", "i386", "i686-linux-gnu"),
+        ToolchainRecipe("powerpc64le-unknown-linux-gnu", "ppc64el", "powerpc64le-linux-gnu"),
+        ToolchainRecipe("s390x-unknown-linux-gnu", "s390x", "s390x-linux-gnu"),
+        ToolchainRecipe("wasm32-unknown-unknown", "", "", family=WASM),
+        ToolchainRecipe("wasm32-wasip1", "", "", family=WASM),
     )
+}
+
+# Targets teams ask for that no image made here can serve yet, and why.
+_NO_STD_HERE = (
+    "Debian ships no Rust standard library for {what}, and building one from rust-src "
+    "(-Zbuild-std) is not offered yet"
+)
+UNAVAILABLE: dict[str, str] = {
+    "arm-unknown-linux-gnueabi": (
+        "Debian's armel standard library is built for armv5te-unknown-linux-gnueabi, which "
+        "runs on the same ARMv6 boards (Raspberry Pi 1 and Zero): build for that target"
+    ),
+    "x86_64-unknown-linux-musl": _NO_STD_HERE.format(what="musl"),
+    "aarch64-unknown-linux-musl": _NO_STD_HERE.format(what="musl"),
+    "x86_64-pc-windows-gnu": _NO_STD_HERE.format(
+        what="Windows with a current rustc (bookworm's libstd-rust-dev-windows is rustc 1.63)"
+    ),
 }
 
 
@@ -116,8 +169,10 @@ def recipe_for(triple: str) -> ToolchainRecipe:
     try:
         return RECIPES[triple]
     except KeyError:
+        why = UNAVAILABLE.get(triple)
         raise UsageError(
-            f"xcargo cannot bootstrap a toolchain image for {triple!r} yet",
+            f"xcargo cannot bootstrap a toolchain image for {triple!r}"
+            + (f": {why}" if why else " yet"),
             hint=f"bootstrappable targets: {', '.join(sorted(RECIPES))}; "
             "for others pass --container-image with an image that has the target installed",
         ) from None

@@ -23,7 +23,8 @@ PREPARING_IMAGE = Phase("preparing image", "prepare")
 FETCHING = Phase("fetching", "fetch")
 BUILDING = Phase("building", "build")
 COLLECTING = Phase("collecting", "collect")
-PHASES = (PREPARING_IMAGE, FETCHING, BUILDING, COLLECTING)
+SMOKE_RUNNING = Phase("smoke-running", "smoke")
+PHASES = (PREPARING_IMAGE, FETCHING, BUILDING, COLLECTING, SMOKE_RUNNING)
 
 QUEUED = "queued"
 AWAITING_APPROVAL = "awaiting approval"
@@ -64,6 +65,7 @@ BUSY = ErrorKind("busy", "target already building", 4)
 ENGINE = ErrorKind("engine", "engine problem", 3)
 SOURCE = ErrorKind("source", "source could not be fetched", 1)
 WORKER_LOST = ErrorKind("worker lost", "worker lost", 1)
+SMOKE = ErrorKind("smoke", "smoke-run failed", 6)
 QUEUE = ErrorKind("queue", "queue unavailable", 1)
 CANCELLED_KIND = ErrorKind("cancelled", "cancelled", 130)
 INTERNAL = ErrorKind("internal", "internal error", 1)
@@ -80,6 +82,7 @@ ERROR_KINDS = (
     ENGINE,
     SOURCE,
     WORKER_LOST,
+    SMOKE,
     QUEUE,
     CANCELLED_KIND,
     INTERNAL,

@@ -17,7 +17,8 @@ from runtimes import naming
 from runtimes.bootstrap import bootstrap
 from runtimes.engine import Engine, connect
 from runtimes.project import CargoProject, locate_project
-from tests.support import AARCH64, ARMV7, OLDEST, X86_64
+from runtimes.toolchains import RECIPES
+from tests.support import AARCH64, OLDEST
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCKER_URL = "unix:///var/run/docker.sock"
@@ -40,10 +41,10 @@ def podman_engine() -> Engine:
 
 @pytest.fixture(scope="session")
 def docker_toolchains(docker_engine: Engine) -> Engine:
-    """The three targets' images of the newest toolchain each has, and aarch64's of Debian's
-    oldest (1.85), on Docker; a no-op when `make test` made them already.
+    """Every target's image of the newest toolchain it has, aarch64's of Debian's oldest
+    (1.85), and the smoke image, on Docker; a no-op when `make test` made them already.
     """
-    bootstrap(docker_engine, [AARCH64, ARMV7, X86_64], on_line=_print_line)
+    bootstrap(docker_engine, list(RECIPES), on_line=_print_line)
     bootstrap(docker_engine, [AARCH64], toolchains=[OLDEST], on_line=_print_line)
     return docker_engine
 

@@ -163,13 +163,17 @@ def test_cache_clean_needs_the_containers_flag(tmp_path):
     assert "--containers" in result.stderr
 
 
+def _state(tmp_path: Path) -> dict[str, str]:
+    return {"XCARGO_STATE_DIR": str(tmp_path / "state")}
+
+
 @pytest.mark.engine
 @pytest.mark.slow
 def test_build_prints_artifacts_as_sha256sum_lines_and_writes_them_where_cargo_would(
     docker_toolchains, copy_fixture, tmp_path
 ):
     project = copy_fixture("hello-cross", docker_toolchains)
-    state = {"XCARGO_STATE_DIR": str(tmp_path / "state")}
+    state = _state(tmp_path)
 
     first = xcargo("build", "--target", AARCH64, cwd=project.root / "src", env=state)
     second = xcargo("build", "--target", AARCH64, cwd=project.root, env=state)
@@ -189,6 +193,31 @@ def test_build_prints_artifacts_as_sha256sum_lines_and_writes_them_where_cargo_w
     assert f"toolchain: rustc {NEWEST_CHANNEL}" in second.stderr
     assert "strategy: zig" in second.stderr
     assert "hello-cross: needs GLIBC_2." in second.stderr
+    assert (
+        "hello-cross: smoke-run passed: under qemu-aarch64 on Debian bullseye's glibc 2.31: "
+        "hello-cross 0.3.1"
+    ) in second.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_a_required_smoke_run_that_fails_exits_6_and_leaves_the_binary(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    project = copy_fixture(
+        "crashes-at-start",
+        docker_toolchains,
+        xcargo_toml=f'[targets."{AARCH64}".container]\nsmoke = "require"\n',
+    )
+
+    run = xcargo("build", "--target", AARCH64, cwd=project.root, env=_state(tmp_path))
+
+    assert run.returncode == 6, run.stderr[-2000:]
+    assert "error: the smoke-run of crashes-at-start failed" in run.stderr
+    assert "crashes-at-start: smoke-run failed: under qemu-aarch64" in run.stderr
+    assert "crashes-at-start: no configuration" in run.stderr
+    assert (project.root / "target" / AARCH64 / "debug" / "crashes-at-start").is_file()
+    assert run.stdout == "", "no sha256 lines for a failed build"
 
 
 @pytest.mark.engine
@@ -213,6 +242,10 @@ def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolch
     assert naming.toolchain_image(AARCH64, "1.85") in images.stdout
     assert "not made yet" in images.stdout
     assert f"{X86_64} · 1.85: xcargo images bootstrap --toolchain 1.85 --target {X86_64}" in (
+        images.stdout
+    )
+    assert "cannot be had here:" in images.stdout
+    assert "x86_64-pc-windows-gnu: Debian ships no Rust standard library for Windows" in (
         images.stdout
     )
     assert stats.returncode == 0

@@ -359,6 +359,13 @@ def test_runtime_is_case_sensitive(project: Path) -> None:
     assert toml_error(project, '[container]\nruntime = "Docker"\n').key == "container.runtime"
 
 
+def test_an_unknown_smoke_policy_names_the_three_and_the_line(project: Path) -> None:
+    text = '[targets."aarch64-unknown-linux-gnu".container]\nsmoke = "always"\n'
+    err = toml_error(project, text)
+    assert (err.line, err.key) == (2, "targets.aarch64-unknown-linux-gnu.container.smoke")
+    assert "expected 'require', 'report' or 'off', got 'always'" in err.message
+
+
 def test_non_string_use_when(project: Path) -> None:
     err = toml_error(project, "[container]\nuse_when = 5\n")
     assert "expected a string, got 5" in err.message

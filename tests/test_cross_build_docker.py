@@ -12,8 +12,8 @@ import pytest
 from runtimes import naming
 from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
-from runtimes.glibc import DEFAULT_FLOOR
 from runtimes.sandbox import BuildBusy, BuildStopped, Limits
+from runtimes.smoke import PASSED
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import (
     AARCH64,
@@ -65,7 +65,7 @@ def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
     assert result.crates_downloaded >= 10
     assert result.volumes.cargo_home_created and result.volumes.target_created
     assert not result.fetch_skipped
-    assert set(result.phases) == {"prepare", "fetch", "build", "collect"}
+    assert set(result.phases) == {"prepare", "fetch", "build", "collect", "smoke"}
     assert any("Compiling hello-cross" in line for line in lines)
     [artifact] = result.artifacts
     assert artifact.path == project.root / "target" / AARCH64 / "debug" / "hello-cross"
@@ -73,6 +73,9 @@ def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
     assert artifact.size == artifact.path.stat().st_size
     output = run_binary(AARCH64, artifact.path).splitlines()
     assert output[:2] == ["hello-cross ok", "arch: aarch64"]
+    assert artifact.smoke.state == PASSED, artifact.smoke
+    assert artifact.smoke.output == ("hello-cross 0.3.1",)
+    assert f"xcargo: smoke-run hello-cross: {artifact.smoke.describe()}" in lines
     assert result.rustc_version.startswith(NEWEST_CHANNEL)
     assert result.image_digest
 
@@ -245,24 +248,6 @@ def test_caching_off_uses_scratch_volumes_and_removes_them(
     names = {volume.name for volume in engine.client.volumes.list()}
     assert result.volumes.cargo_home not in names
     assert result.volumes.target not in names
-
-
-@pytest.mark.parametrize("triple", [ARMV7, X86_64])
-def test_other_bootstrapped_targets_build_binaries_that_run(
-    docker_toolchains, copy_fixture, tmp_path, triple
-):
-    engine = docker_toolchains
-    project = copy_fixture("hello-cross", engine)
-
-    result = build(engine, project, triple, tmp_path / "state", release=True)
-
-    assert result.succeeded
-    assert result.glibc_floor == str(DEFAULT_FLOOR)
-    [artifact] = result.artifacts
-    assert artifact.path == project.root / "target" / triple / "release" / "hello-cross"
-    assert artifact.glibc is not None and artifact.glibc.highest <= DEFAULT_FLOOR
-    arch = {ARMV7: "arm", X86_64: "x86_64"}[triple]
-    assert run_binary(triple, artifact.path).splitlines()[:2] == ["hello-cross ok", f"arch: {arch}"]
 
 
 def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, tmp_path):

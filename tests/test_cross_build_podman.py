@@ -11,6 +11,7 @@ import pytest
 from runtimes import naming
 from runtimes.errors import EngineUnavailable
 from runtimes.sandbox import BuildStopped, Limits
+from runtimes.smoke import PASSED
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64, X86_64, build, containers_of, run_binary, wait_until_running
 
@@ -50,6 +51,8 @@ def test_aarch64_build_on_podman_runs_under_qemu_and_rebuilds_warm(
         "hello-cross ok",
         "arch: aarch64",
     ]
+    smoke = first.artifacts[0].smoke
+    assert (smoke.state, smoke.output) == (PASSED, ("hello-cross 0.3.1",)), "smoke-run on Podman"
     assert second.fetch_skipped and second.crates_downloaded == 0
     assert not second.volumes.target_created
     assert not any("Compiling" in line for line in lines)

@@ -7,18 +7,26 @@ import pytest
 from runtimes.bootstrap import recipe_hash
 from runtimes.errors import UsageError
 from runtimes.toolchains import (
+    GNU,
     NEWEST_CHANNEL,
     RECIPES,
     TOOLCHAINS,
+    UNAVAILABLE,
+    WASM,
+    check_builds_for,
     dockerfile_text,
+    newest_for,
     offered_toolchains,
     recipe_for,
     toolchain_for,
+    toolchains_for,
 )
 
 X86_64 = "x86_64-unknown-linux-gnu"
 AARCH64 = "aarch64-unknown-linux-gnu"
 ARMV7 = "armv7-unknown-linux-gnueabihf"
+WASI = "wasm32-wasip1"
+WASM_UNKNOWN = "wasm32-unknown-unknown"
 
 # --- recipe_for
 
@@ -31,19 +39,64 @@ def test_recipe_for_a_known_triple_names_debians_architecture_and_gnu_triple():
 
 
 @pytest.mark.parametrize(
-    ("triple", "debian_arch"), [(X86_64, "amd64"), (AARCH64, "arm64"), (ARMV7, "armhf")]
+    ("triple", "debian_arch"),
+    [
+        (X86_64, "amd64"),
+        (AARCH64, "arm64"),
+        (ARMV7, "armhf"),
+        ("armv5te-unknown-linux-gnueabi", "armel"),
+        ("riscv64gc-unknown-linux-gnu", "riscv64"),
+        ("i686-unknown-linux-gnu", "i386"),
+        ("powerpc64le-unknown-linux-gnu", "ppc64el"),
+        ("s390x-unknown-linux-gnu", "s390x"),
+    ],
 )
-def test_each_bootstrappable_target_has_its_debian_architecture(triple, debian_arch):
+def test_each_bootstrappable_linux_target_has_its_debian_architecture(triple, debian_arch):
     assert recipe_for(triple).debian_arch == debian_arch
+    assert recipe_for(triple).family == GNU
+
+
+@pytest.mark.parametrize("triple", [WASM_UNKNOWN, WASI])
+def test_webassembly_targets_share_one_recipe_on_the_toolchains_with_a_wasm_std(triple):
+    recipe = recipe_for(triple)
+    assert (recipe.family, recipe.dockerfile_for("amd64")) == (WASM, "wasm.Dockerfile")
+    assert recipe.build_args("amd64", TOOLCHAINS["1.97"]) == {
+        "STD_PACKAGE": "libstd-rust-dev-wasm32",
+        "SUITE": "trixie-backports",
+    }
+    assert toolchains_for(triple) == ("1.85", "1.97"), "rustc-web has no wasm32 std"
+    with pytest.raises(UsageError, match=r"no rustc 1\.96 standard library"):
+        check_builds_for(TOOLCHAINS["1.96"], triple)
+
+
+def test_the_newest_toolchain_of_each_target_is_the_newest_debian_serves_its_std_for():
+    assert newest_for(AARCH64) == newest_for(X86_64) == newest_for(WASI) == "1.97"
+    assert newest_for(ARMV7) == newest_for("riscv64gc-unknown-linux-gnu") == "1.96"
+    assert newest_for("armv5te-unknown-linux-gnueabi") == "1.85", "no 1.96 armel std served"
 
 
 def test_recipe_for_an_unknown_triple_is_refused_listing_the_bootstrappable_targets():
-    with pytest.raises(UsageError, match="riscv64gc-unknown-linux-gnu") as refused:
-        recipe_for("riscv64gc-unknown-linux-gnu")
+    with pytest.raises(UsageError, match="sparc64-unknown-linux-gnu") as refused:
+        recipe_for("sparc64-unknown-linux-gnu")
     hint = refused.value.hint or ""
     for triple in RECIPES:
         assert triple in hint
     assert "--container-image" in hint
+
+
+@pytest.mark.parametrize(
+    ("triple", "reason"),
+    [
+        ("x86_64-unknown-linux-musl", "no Rust standard library for musl"),
+        ("aarch64-unknown-linux-musl", "no Rust standard library for musl"),
+        ("x86_64-pc-windows-gnu", "libstd-rust-dev-windows is rustc 1.63"),
+        ("arm-unknown-linux-gnueabi", "built for armv5te-unknown-linux-gnueabi"),
+    ],
+)
+def test_a_target_that_cannot_be_had_here_is_refused_with_its_reason(triple, reason):
+    assert reason in UNAVAILABLE[triple]
+    with pytest.raises(UsageError, match=reason):
+        recipe_for(triple)
 
 
 # --- native or cross, per engine architecture
@@ -128,7 +181,15 @@ def test_a_server_offers_every_toolchain_unless_xcargo_toolchains_lists_some():
 
 
 @pytest.mark.parametrize(
-    "name", ["base.Dockerfile", "rustc.Dockerfile", "native.Dockerfile", "cross.Dockerfile"]
+    "name",
+    [
+        "base.Dockerfile",
+        "rustc.Dockerfile",
+        "native.Dockerfile",
+        "cross.Dockerfile",
+        "wasm.Dockerfile",
+        "smoke.Dockerfile",
+    ],
 )
 def test_each_shipped_dockerfile_opens_with_comments_and_builds_on_base_image(name):
     text = dockerfile_text(name)
@@ -136,9 +197,10 @@ def test_each_shipped_dockerfile_opens_with_comments_and_builds_on_base_image(na
     assert "FROM ${BASE_IMAGE}" in text
 
 
-def test_the_cross_dockerfile_uses_every_cross_build_argument():
-    text = dockerfile_text("cross.Dockerfile")
-    for argument in recipe_for(AARCH64).build_args("amd64", TOOLCHAINS["1.85"]):
+@pytest.mark.parametrize(("triple", "dockerfile"), [(AARCH64, "cross"), (WASI, "wasm")])
+def test_each_target_dockerfile_uses_every_build_argument_of_its_recipe(triple, dockerfile):
+    text = dockerfile_text(f"{dockerfile}.Dockerfile")
+    for argument in recipe_for(triple).build_args("amd64", TOOLCHAINS["1.85"]):
         assert f"ARG {argument}" in text
 
 

@@ -58,12 +58,27 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
                 "size": artifact.size,
                 "sha256": artifact.sha256,
                 "glibc": artifact.glibc,
+                "smoke": _smoke_out(artifact),
                 "url": request.build_absolute_uri(
                     f"/api/builds/{build.pk}/artifacts/{artifact.pk}"
                 ),
             }
             for artifact in build.artifacts.all()
         ],
+    }
+
+
+def _smoke_out(artifact: Artifact) -> dict[str, Any] | None:
+    """The artifact's smoke-run as SmokeOut sends it; None when none was tried."""
+    if not artifact.smoke_state:
+        return None
+    return {
+        "state": artifact.smoke_state,
+        "summary": artifact.smoke_summary,
+        "command": artifact.smoke_command,
+        "exit_code": artifact.smoke_exit_code,
+        "output": artifact.smoke_lines,
+        "seconds": artifact.smoke_seconds or 0.0,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Path, Schema
 from pydantic import ConfigDict
 
-from builds.models import Build
+from builds.models import Artifact, Build
 from runtimes.sources import REF_PATTERN
 
 MAX_ID = 2**31 - 1
@@ -19,6 +19,27 @@ Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9
 Triple = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_.-]+$")]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 StateName = Literal[tuple(Build.State.values)]  # type: ignore[valid-type]
+
+
+# What a tried smoke-run can be; the model's empty "not tried" is sent as no smoke object.
+_SMOKE_STATES = tuple(state for state in Artifact.SmokeState.values if state)
+SmokeStateName = Literal[_SMOKE_STATES]  # type: ignore[valid-type]
+
+
+class SmokeOut(Schema):
+    """What starting the artifact once after the build showed."""
+
+    state: SmokeStateName = Field(
+        description="passed; failed (it failed, or is not of the target's architecture); "
+        "not run (no way to run the target's programs, or no smoke image)"
+    )
+    summary: str = Field(description="how it ran, or why it could not, or what failed")
+    command: str = Field(description="the command line that ran; empty: none ran")
+    exit_code: int | None = Field(
+        description="its exit status; null: none ran, or it was stopped still running"
+    )
+    output: list[str] = Field(description="the first lines it printed")
+    seconds: float
 
 
 class ArtifactOut(Schema):
@@ -30,6 +51,9 @@ class ArtifactOut(Schema):
     glibc: str = Field(
         description="the newest glibc version it needs (from its ELF symbol versions); "
         "empty: none (not a dynamically linked glibc binary)"
+    )
+    smoke: SmokeOut | None = Field(
+        description="its smoke-run; null: not tried (not an executable, or smoke = off)"
     )
     url: str
 

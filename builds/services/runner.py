@@ -38,6 +38,7 @@ from runtimes.sandbox import (
     Limits,
     stop_target_builds,
 )
+from runtimes.smoke import SmokeRun
 from runtimes.sources import (
     Checkout,
     checkout_git,
@@ -209,8 +210,23 @@ def _store_artifacts(build: Build, result: BuildResult, outputs: Path) -> None:
                 size=artifact.size,
                 sha256=artifact.sha256,
                 glibc=str(artifact.glibc.highest) if artifact.glibc else "",
+                **_smoke_fields(artifact.smoke),
             )
             stored.file.save(artifact.name, File(handle), save=True)
+
+
+def _smoke_fields(run: SmokeRun | None) -> dict[str, Any]:
+    """The artifact's smoke-run as its row keeps it; no run (not tried) leaves the defaults."""
+    if run is None:
+        return {}
+    return dict(
+        smoke_state=run.state,
+        smoke_summary=run.summary,
+        smoke_command=run.command,
+        smoke_exit_code=run.exit_code,
+        smoke_output="\n".join(run.output),
+        smoke_seconds=round(run.seconds, 3),
+    )
 
 
 def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
@@ -221,8 +237,7 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         log.write(f"xcargo: error: {result.failure}")
     kind = ""
     if not result.succeeded:
-        built = BUILDING.timing in result.phases
-        kind = (vocabulary.COMPILE if built else vocabulary.SOURCE).word
+        kind = _kind_of_failure(result).word
     return dict(
         state=Build.State.FINISHED,
         success=result.succeeded,
@@ -244,6 +259,15 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         glibc_floor=result.glibc_floor,
         **_target_cache_of(result),
     )
+
+
+def _kind_of_failure(result: BuildResult) -> ErrorKind:
+    """Why a build that ran to its end did not succeed: the kind run_build named (a required
+    smoke-run that failed), else cargo's build, else the fetch before it.
+    """
+    if result.failure_kind is not None:
+        return result.failure_kind
+    return vocabulary.COMPILE if BUILDING.timing in result.phases else vocabulary.SOURCE
 
 
 def _target_cache_of(result: BuildResult) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion, parse_floor
 from runtimes.references import ImageReference, parse_image_reference, validate_registry_host
 from runtimes.rust_versions import RustVersion
+from runtimes.smoke import SmokePolicy
 from runtimes.targets import validate_triple
 from runtimes.use_when import UseWhen
 
@@ -227,6 +228,7 @@ class ContainerConfig(_Frozen):
     toolchain: Toolchain | None = None
     glibc: GlibcFloor | None = None  # the whole project's floor; a target's own one wins
     use_when: UseWhenExpression | None = None
+    smoke: SmokePolicy | None = None  # every target's; a target's own one wins
     cache: CacheConfig = Field(default_factory=CacheConfig)
     image_registry: tuple[RegistryHost, ...] = ("ghcr.io", "docker.io")
     podman_machine: PodmanMachineConfig = Field(default_factory=PodmanMachineConfig)
@@ -249,6 +251,7 @@ class TargetContainerConfig(_Frozen):
     toolchain: Toolchain | None = None
     glibc: GlibcFloor | None = None
     use_when: UseWhenExpression | None = None  # wins over [container] use_when
+    smoke: SmokePolicy | None = None
     dockerfile: Path | None = None
     context: Path | None = None
     build_args: dict[BuildArgName, BuildArgValue] = Field(default_factory=dict)
@@ -290,7 +293,7 @@ class XcargoConfig:
         return self.targets.get(triple) or TargetContainerConfig()
 
     def setting_for(self, triple: str, key: str) -> tuple[Any, str] | None:
-        """A setting both tables may hold (toolchain, glibc, use_when) that decides for one
+        """A setting both tables may hold (toolchain, glibc, use_when, smoke) that decides for one
         target, and the table it comes from: the target's own, else the project's `[container]`,
         else None (the caller's default).
         """

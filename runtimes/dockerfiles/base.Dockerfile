@@ -4,9 +4,7 @@
 # needed; zig comes from the Python packages xcargo is installed with, so no network either.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-ARG ZIG_VERSION
-ARG CARGO_ZIGBUILD_VERSION
-ARG ZIG_LEFT_OUT
+ARG ZIG_VERSION CARGO_ZIGBUILD_VERSION ZIG_LEFT_OUT
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev ca-certificates \

@@ -2,8 +2,7 @@
 # 1.96) or trixie-backports (1.97). Every target image of this toolchain is built on it.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-ARG SUITE
-ARG COMPILER_PACKAGES
+ARG SUITE COMPILER_PACKAGES
 RUN case "${SUITE}" in *-backports) \
       echo "deb http://deb.debian.org/debian ${SUITE} main" > /etc/apt/sources.list.d/backports.list ;; \
     esac \

@@ -95,11 +95,15 @@ def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(
     binary.write_bytes(content)
     binary.chmod(0o755)
     assert "arch: aarch64" in run_binary(AARCH64, binary)
+    assert artifact["smoke"]["state"] == "passed", artifact["smoke"]
+    assert artifact["smoke"]["output"] == ["hello-cross 0.3.1"]
+    assert artifact["smoke"]["summary"] == "under qemu-aarch64 on Debian bullseye's glibc 2.31"
 
     page = _signed_in(user).get(f"/builds/{queued['id']}/").content.decode()
     assert "finished" in page
     assert artifact["sha256"] in page
     assert "xcargo: finished: hello-cross" in page
+    assert "under qemu-aarch64 on Debian bullseye&#x27;s glibc 2.31" in page
     assert f"(the toolchain image for {AARCH64} and rustc {NEWEST_CHANNEL}" in page
 
     log = api_client.get(f"/api/builds/{queued['id']}/log").json()

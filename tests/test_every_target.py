@@ -1,0 +1,132 @@
+"""Every target xcargo makes images for, built for real on Docker, and each artifact started
+once (the smoke-run) before anyone downloads it: under qemu on its glibc floor's sysroot for
+Linux, validated and run by WASI for WebAssembly.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion, architecture_floor
+from runtimes.smoke import FAILED, PASSED, sysroot_for
+from runtimes.toolchains import GNU, RECIPES
+from runtimes.vocabulary import SMOKE
+from tests.support import AARCH64, build
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+# aarch64 is built and smoke-run by the cold-cache test of test_cross_build_docker.
+OTHER_LINUX_TARGETS = [
+    triple for triple, recipe in RECIPES.items() if recipe.family == GNU and triple != AARCH64
+]
+VERSION_LINE = "hello-cross 0.3.1"
+
+
+def _default_floor(triple: str) -> GlibcVersion:
+    """2.28, or the lowest glibc the target's architecture links at (powerpc64le: 2.32)."""
+    lowest = architecture_floor(triple)
+    return max(DEFAULT_FLOOR, lowest.version) if lowest else DEFAULT_FLOOR
+
+
+@pytest.mark.parametrize("triple", OTHER_LINUX_TARGETS)
+def test_each_linux_target_builds_a_binary_that_starts_on_its_floors_oldest_debian(
+    docker_toolchains, copy_fixture, tmp_path, triple
+):
+    engine = docker_toolchains
+    floor = _default_floor(triple)
+    suite, glibc = sysroot_for(floor)
+    project = copy_fixture("hello-cross", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, triple, tmp_path / "state", release=True, lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    assert result.glibc_floor == str(floor)
+    [artifact] = result.artifacts
+    assert artifact.path == project.root / "target" / triple / "release" / "hello-cross"
+    assert artifact.glibc is not None and artifact.glibc.highest <= floor
+    smoke = artifact.smoke
+    assert smoke is not None and smoke.state == PASSED, smoke
+    assert smoke.summary.endswith(f"on Debian {suite}'s glibc {glibc}")
+    assert smoke.output == (VERSION_LINE,), "the binary's own answer to --version"
+    assert smoke.exit_code == 0
+    assert smoke.command.endswith("/release/hello-cross --version")
+
+
+def test_a_wasi_program_is_validated_and_run(docker_toolchains, copy_fixture, tmp_path):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    result = build(engine, project, "wasm32-wasip1", tmp_path / "state", release=True)
+
+    assert result.succeeded
+    assert result.glibc_floor == "", "WebAssembly links no glibc"
+    [artifact] = result.artifacts
+    assert artifact.name == "hello-cross.wasm"
+    assert artifact.path.read_bytes()[:4] == b"\0asm"
+    assert artifact.smoke.state == PASSED, artifact.smoke
+    assert artifact.smoke.summary == "validated by wabt, run by Node.js's WASI"
+    assert artifact.smoke.output == (VERSION_LINE,)
+
+
+def test_a_browser_wasm_module_is_validated_and_says_it_has_no_runtime(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+
+    result = build(engine, project, "wasm32-unknown-unknown", tmp_path / "state", release=True)
+
+    assert result.succeeded
+    [artifact] = result.artifacts
+    assert artifact.smoke.state == PASSED, artifact.smoke
+    assert artifact.smoke.command.startswith("wasm-validate ")
+    assert "has no runtime to start it in" in artifact.smoke.summary
+
+
+def test_a_binary_that_crashes_at_start_shows_the_failure_and_the_build_still_succeeds(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("crashes-at-start", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert result.succeeded, "smoke = report (the default) only reports"
+    [artifact] = result.artifacts
+    smoke = artifact.smoke
+    assert smoke.state == FAILED
+    assert smoke.exit_code == 101, "a Rust panic"
+    assert any("crashes-at-start: no configuration" in line for line in smoke.output)
+    assert smoke.command.endswith("crashes-at-start"), "--version failed too, so a bare start"
+    assert any(line.startswith("xcargo: smoke-run crashes-at-start: failed:") for line in lines)
+
+
+def test_with_smoke_require_a_crash_at_start_fails_the_build_and_keeps_the_artifact(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    config = f'[targets."{AARCH64}".container]\nsmoke = "require"\n'
+    project = copy_fixture("crashes-at-start", engine, xcargo_toml=config)
+
+    result = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert not result.succeeded
+    assert result.failure_kind == SMOKE
+    assert result.failure.startswith("the smoke-run of crashes-at-start failed")
+    assert f'[targets."{AARCH64}".container] smoke requires it to pass' in result.failure
+    [artifact] = result.artifacts
+    assert artifact.path.is_file(), "kept for a look"
+    assert artifact.smoke.state == FAILED
+
+
+def test_with_smoke_off_nothing_is_started(docker_toolchains, copy_fixture, tmp_path):
+    engine = docker_toolchains
+    project = copy_fixture("crashes-at-start", engine, xcargo_toml='[container]\nsmoke = "off"\n')
+
+    result = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert result.succeeded
+    assert result.artifacts[0].smoke is None
+    assert "smoke" not in result.phases
