@@ -265,10 +265,7 @@ class Artifact(models.Model):
     SmokeState = models.TextChoices(
         "SmokeState",
         [("NOT_TRIED", ("", "not tried"))]
-        + [
-            (_constant_name(state), (state, state))
-            for state in smoke.STATES
-        ],
+        + [(_constant_name(state), (state, state)) for state in smoke.STATES],
     )
 
     build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="artifacts")
