@@ -157,6 +157,7 @@ def _ensure_toolchain(
                 toolchain=toolchain.channel,
                 zig=zig_bundle.versions()["ZIG_VERSION"],
                 source=source,
+                **recipe.image_labels(),
             ),
         )
         outcomes.append(_ensure_built(engine, image, on_line))

@@ -152,9 +152,20 @@ def run_build(
         default_by=request.default_glibc_floor_by,
     )
     strategy = choose_linking(
-        placement, floor, image=choice.reference, zig=image.labels.get(naming.LABEL_ZIG)
+        placement,
+        floor,
+        triple=request.triple,
+        image=choice.reference,
+        zig=image.labels.get(naming.LABEL_ZIG),
     )
     on_line(f"xcargo: strategy {strategy.strategy}: {strategy.reason}")
+    std_crates = image.labels.get(naming.LABEL_BUILD_STD, "")
+    if std_crates:
+        on_line(
+            f"xcargo: {choice.reference} has no standard library for {request.triple}: "
+            f"compiled from its source (-Zbuild-std={std_crates}); a cold build takes "
+            "minutes longer"
+        )
     volumes = caches.ensure_volumes(
         engine,
         config=request.config.container.cache,
@@ -183,7 +194,14 @@ def run_build(
     )
     result.phases[PREPARING_IMAGE.timing] = time.monotonic() - started
     run = _Run(
-        engine, request, image.id, result, on_line, on_phase, deadline=started + request.timeout
+        engine,
+        request,
+        image.id,
+        result,
+        on_line,
+        on_phase,
+        deadline=started + request.timeout,
+        std_crates=std_crates,
     )
     try:
         run.fetch_and_build(lockfile)
@@ -281,6 +299,8 @@ class _Run:
     on_line: LineCallback
     on_phase: PhaseCallback
     deadline: float
+    # What the build compiles with -Zbuild-std ("std,panic_abort"); "" when the image has std.
+    std_crates: str = ""
 
     def fetch_and_build(self, lockfile: Path) -> None:
         volumes = self.result.volumes
@@ -289,6 +309,7 @@ class _Run:
             volumes.cargo_home,
             volumes.cargo_home_generation,
             lockfile,
+            self.std_crates,
         )
         self.result.fetch_skipped = not volumes.scratch and fetch_stamps.is_fetched(*stamp)
         if self.result.fetch_skipped:
@@ -323,7 +344,7 @@ class _Run:
     def fetch(self) -> bool:
         """`cargo fetch --locked` with the network on; counts the crates it downloads."""
         mounts = [self._source_mount(), *self.result.volumes.fetch_mounts()]
-        environment = _environment()
+        environment = self._environment()
         if self.request.ca_bundle is not None:
             bundle = str(self.request.ca_bundle)
             mounts.append(Mount(target=CA_BUNDLE_PATH, source=bundle, type="bind", read_only=True))
@@ -335,7 +356,10 @@ class _Run:
             self.on_line(line)
 
         self.on_phase(FETCHING)
-        command = ["cargo", "fetch", "--locked"]
+        command = ["cargo", "fetch", "--locked", *self._build_std()]
+        if self.std_crates:
+            # std's own dependencies are fetched for the target it is compiled for.
+            command += ["--target", self.request.triple]
         spec = self._spec("fetch", command, mounts, environment, network=True)
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(count, timeout=self._remaining())
@@ -351,7 +375,7 @@ class _Run:
         `_MISSING_CRATES` when the offline build missed crates a stale stamp said were cached.
         """
         command = [
-            *self._cargo_build(), "--offline", "--locked",
+            *self._cargo_build(), *self._build_std(), "--offline", "--locked",
             "--message-format=json-render-diagnostics",
         ]  # fmt: skip
         if self.request.release:
@@ -374,7 +398,7 @@ class _Run:
             "build",
             with_private_cargo_home(command),
             mounts,
-            _environment(),
+            self._environment(),
             private_dirs=(CARGO_HOME_DIR,),
             disk_watch=(TARGET_DIR,),
         )
@@ -398,11 +422,26 @@ class _Run:
         return _BUILT
 
     def _cargo_build(self) -> list[str]:
-        """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>`."""
+        """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>` (no floor
+        for musl).
+        """
         triple = self.request.triple
         if self.result.strategy == ZIG:
-            return ["cargo", "zigbuild", "--target", f"{triple}.{self.result.glibc_floor}"]
+            floor = self.result.glibc_floor
+            return ["cargo", "zigbuild", "--target", f"{triple}.{floor}" if floor else triple]
         return ["cargo", "build", "--target", triple]
+
+    def _build_std(self) -> list[str]:
+        return [f"-Zbuild-std={self.std_crates}"] if self.std_crates else []
+
+    def _environment(self) -> dict[str, str]:
+        """The phases' environment; -Zbuild-std is unstable, so cargo and the rustc that
+        compiles std need RUSTC_BOOTSTRAP (a build script that asks sees a nightly rustc).
+        """
+        environment = _environment()
+        if self.std_crates:
+            environment["RUSTC_BOOTSTRAP"] = "1"
+        return environment
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()

@@ -4,7 +4,8 @@ on, or with the image's own GNU toolchain.
 Debian trixie's images link against glibc 2.41, whose binaries need symbols (GLIBC_2.39's
 `pidfd_spawnp`…) that Debian 12, Ubuntu 22.04 and RHEL 8/9 lack. cargo-zigbuild links against
 any older glibc instead, C dependencies built by the `cc` crate included, so every
-`*-linux-gnu` target gets a floor (2.28 unless someone chose another) and zig meets it.
+`*-linux-gnu` target gets a floor (2.28 unless someone chose another) and zig meets it. zig
+also brings musl's C library, so a `*-linux-musl` target links with it into a static binary.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from runtimes.glibc import (
     takes_floor,
 )
 from runtimes.placement import CONTAINER, ZIG, StrategyChoice
+from runtimes.targets import Triple
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,24 @@ def choose_floor(
 
 
 def choose_linking(
-    placement: StrategyChoice, floor: Floor | None, *, image: str, zig: str | None
+    placement: StrategyChoice,
+    floor: Floor | None,
+    *,
+    triple: str,
+    image: str,
+    zig: str | None,
 ) -> StrategyChoice:
     """Zig when the floor is below the image's glibc and the image has zig (every image xcargo
     makes does); else the image's own linker, whose artifacts are still checked against the
-    floor afterwards.
+    floor afterwards. A musl target links with zig whenever the image has it.
     """
     if floor is None:
+        if zig and Triple.parse(triple).env.startswith("musl"):
+            return StrategyChoice(
+                ZIG,
+                f"{placement.reason}; {triple}: linked by zig {zig} (cargo-zigbuild) with its "
+                "own musl C library, into a static binary",
+            )
         return placement
     if floor.version >= NEWEST_FLOOR:
         return StrategyChoice(

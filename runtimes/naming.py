@@ -21,6 +21,8 @@ LABEL_RUSTC = f"{LABEL_PREFIX}rustc"
 # The channel a toolchain image was made for ("1.96"), and the zig it links with (if any).
 LABEL_TOOLCHAIN = f"{LABEL_PREFIX}toolchain"
 LABEL_ZIG = f"{LABEL_PREFIX}zig"
+# What a build on the image compiles with -Zbuild-std: its sysroot has no standard library.
+LABEL_BUILD_STD = f"{LABEL_PREFIX}build-std"
 LABEL_SOURCE = f"{LABEL_PREFIX}source"
 LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
 LABEL_GENERATION = f"{LABEL_PREFIX}generation"

@@ -3,18 +3,21 @@
 It runs in a throwaway hardened container of the smoke image (no network, read-only, a short
 time limit) that sees the build's target cache read-only. A Linux binary runs under qemu-user
 for its architecture on the C library of the oldest Debian release its glibc floor allows, so
-"it starts" means it starts on the systems it was promised to; a WebAssembly module is
-validated, and a WASI program run. Before anything runs, the file's own header says whether it
-is of the target's architecture at all. A target with no way to run says so.
+"it starts" means it starts on the systems it was promised to (a static musl binary needs no C
+library); a Windows program runs under wine; a WebAssembly module is validated, and a WASI
+program run. Before anything runs, the file's own header says whether it is of the target's
+architecture at all. A target with no way to run says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
+import pefile
 from docker.types import Mount
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -42,6 +45,7 @@ _SHOWN_LINES = 8
 _SHOWN_WIDTH = 200
 _WASM_MAGIC = b"\0asm"
 _WASI_RUNNER = "/usr/local/lib/xcargo/wasi-run.mjs"
+_WINE = "/usr/lib/wine/wine64"
 
 # The Debian releases whose C library the smoke image holds, oldest first.
 SYSROOTS: tuple[tuple[str, GlibcVersion], ...] = (
@@ -72,6 +76,13 @@ _MACHINES = {
     "s390x": Machine("qemu-s390x", "EM_S390", 64, "s390x"),
 }
 _ELF_NAMES = {machine.elf_machine: machine.label for machine in _MACHINES.values()}
+# The Windows architectures wine runs here, as a PE header names them, and the ones it may name.
+_PE_MACHINES = {"x86_64": "IMAGE_FILE_MACHINE_AMD64"}
+_PE_NAMES = {
+    "IMAGE_FILE_MACHINE_AMD64": "x86-64",
+    "IMAGE_FILE_MACHINE_I386": "32-bit x86",
+    "IMAGE_FILE_MACHINE_ARM64": "AArch64",
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,10 @@ def wrong_architecture(triple: str, path: Path) -> str | None:
     """Why the file is not a program of the target's architecture (None: it is, or the target
     is one whose headers xcargo does not check).
     """
-    arch = Triple.parse(triple).arch
+    parsed = Triple.parse(triple)
+    arch = parsed.arch
+    if parsed.os == "windows":
+        return _wrong_windows_architecture(triple, arch, path)
     with path.open("rb") as stream:
         head = stream.read(4)
         if arch == "wasm32":
@@ -167,32 +181,65 @@ def wrong_architecture(triple: str, path: Path) -> str | None:
     return None
 
 
+def _wrong_windows_architecture(triple: str, arch: str, path: Path) -> str | None:
+    expected = _PE_MACHINES.get(arch)
+    if expected is None:
+        return None
+    try:
+        header = pefile.PE(str(path), fast_load=True).FILE_HEADER
+    except pefile.PEFormatError as error:
+        return f"it is not a Windows program, which a {triple} binary is ({error.value})"
+    found = pefile.MACHINE_TYPE.get(header.Machine, hex(header.Machine))
+    if found != expected:
+        label = _PE_NAMES.get(found, str(found).removeprefix("IMAGE_FILE_MACHINE_"))
+        return (
+            f"wrong architecture: it is a {label} Windows program, "
+            f"and {triple} runs {_PE_NAMES[expected]}"
+        )
+    return None
+
+
 def plan_for(triple: str, container_path: str, floor: GlibcVersion | None) -> _Plan | str:
     """How to start the artifact, or why it cannot be started here."""
-    recipe = RECIPES.get(triple)
-    arch = Triple.parse(triple).arch
-    if triple == "wasm32-wasip1":
-        runner = ("node", "--no-warnings", _WASI_RUNNER, container_path)
-        return _Plan(
-            tries=((*runner, "--version"), runner),
-            summary="validated by wabt, run by Node.js's WASI",
-            check=("wasm-validate", container_path),
-        )
-    if arch == "wasm32":
-        return _Plan(
-            tries=(),
-            summary=f"validated by wabt (a {triple} module has no runtime to start it in)",
-            check=("wasm-validate", container_path),
-        )
-    machine = _MACHINES.get(arch)
-    if recipe is None or recipe.family != GNU or machine is None:
+    parsed = Triple.parse(triple)
+    if parsed.arch == "wasm32":
+        return _wasm_plan(parsed, container_path)
+    if parsed.os == "windows" and parsed.arch in _PE_MACHINES:
+        return _tries((_WINE, container_path), "under wine")
+    machine = _MACHINES.get(parsed.arch)
+    if machine is None or parsed.os != "linux":
         return f"xcargo has no way to start a {triple} program here"
+    if parsed.env.startswith("musl"):
+        return _tries(
+            (machine.qemu, container_path), f"under {machine.qemu}, static: no C library needed"
+        )
+    recipe = RECIPES.get(triple)
+    if recipe is None or recipe.family != GNU:
+        return f"xcargo has no C library of {triple} to start its programs on"
     suite, glibc = sysroot_for(floor)
-    runner = (machine.qemu, "-L", f"/sysroots/{suite}/usr/{recipe.gnu_triple}", container_path)
-    return _Plan(
-        tries=((*runner, "--version"), runner),
-        summary=f"under {machine.qemu} on Debian {suite}'s glibc {glibc}",
+    return _tries(
+        (machine.qemu, "-L", f"/sysroots/{suite}/usr/{recipe.gnu_triple}", container_path),
+        f"under {machine.qemu} on Debian {suite}'s glibc {glibc}",
     )
+
+
+def _wasm_plan(parsed: Triple, container_path: str) -> _Plan:
+    """Validated by wabt; run too when it is a WASI preview 1 program, which Node.js runs."""
+    check = ("wasm-validate", container_path)
+    if parsed.os == "wasip1":
+        runner = ("node", "--no-warnings", _WASI_RUNNER, container_path)
+        plan = _tries(runner, "validated by wabt, run by Node.js's WASI")
+        return dataclasses.replace(plan, check=check)
+    return _Plan(
+        tries=(),
+        summary=f"validated by wabt (a {parsed} module has no runtime to start it in)",
+        check=check,
+    )
+
+
+def _tries(runner: tuple[str, ...], summary: str) -> _Plan:
+    """`--version` first, else with no arguments."""
+    return _Plan(tries=((*runner, "--version"), runner), summary=summary)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ current for the browsers) and trixie-backports' `rustc` (1.97). Each comes with 
 library for other architectures through multiarch (`libstd-rust-dev:<arch>` or
 `libstd-rust-web-dev:<arch>`), so an image is the shared base, one rustc layer per toolchain,
 and one target layer on top. Which Dockerfile a target needs depends on the engine: a target of
-the engine's own architecture is native, every other one is cross.
+the engine's own architecture is native, every other one is cross. For musl and Windows Debian
+ships no standard library of a current rustc: builds compile it from the source of
+trixie-backports' `rust-src` (`-Zbuild-std`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class DebianToolchain:
     architectures: frozenset[str] | None = None
     # Its WebAssembly standard library (one package for every wasm32 target); None: none.
     wasm_std_package: str | None = None
+    # Whether the suite has the `rust-src` of exactly this rustc, for -Zbuild-std targets.
+    has_std_source: bool = False
 
     def builds_for(self, triple: str) -> bool:
         """Whether this toolchain can make an image of `triple` (a bootstrappable target)."""
@@ -38,6 +42,8 @@ class DebianToolchain:
             return True
         if recipe.family == WASM:
             return self.wasm_std_package is not None
+        if recipe.family == BUILD_STD:
+            return self.has_std_source
         return self.architectures is None or recipe.debian_arch in self.architectures
 
     @property
@@ -78,6 +84,7 @@ TOOLCHAINS: dict[str, DebianToolchain] = {
             "libstd-rust-dev",
             frozenset({"amd64", "arm64"}),
             wasm_std_package="libstd-rust-dev-wasm32",
+            has_std_source=True,
         ),
     )
 }
@@ -98,28 +105,48 @@ def toolchain_for(channel: str) -> DebianToolchain:
 
 
 # How a target's image is made: Debian's multiarch standard library with a GNU cross
-# compiler (or none for the engine's own architecture), or the WebAssembly standard library.
-GNU, WASM = "gnu", "wasm"
+# compiler (or none for the engine's own architecture), the WebAssembly standard library, or
+# the standard library's source, which each build compiles (-Zbuild-std).
+GNU, WASM, BUILD_STD = "gnu", "wasm", "build-std"
+# What -Zbuild-std compiles: panic_abort too, so that a profile's `panic = "abort"` links.
+STD_CRATES = "std,panic_abort"
 
 
 @dataclass(frozen=True)
 class ToolchainRecipe:
-    """How Debian names a Rust target: its dpkg architecture and its GNU triple."""
+    """How Debian names a Rust target: its dpkg architecture and its GNU triple (empty where
+    Debian has no cross compiler for it); for a build-std target, the packages of its linker
+    and its settings in /.cargo/config.toml.
+    """
 
     rust_target: str
     debian_arch: str
     gnu_triple: str
     family: str = GNU
+    packages: tuple[str, ...] = ()
+    cargo_config: str = ""
 
     def dockerfile_for(self, engine_arch: str) -> str:
         if self.family == WASM:
             return "wasm.Dockerfile"
+        if self.family == BUILD_STD:
+            return "build-std.Dockerfile"
         return "native.Dockerfile" if engine_arch == self.debian_arch else "cross.Dockerfile"
+
+    def image_labels(self) -> dict[str, str]:
+        """What its image says of itself beyond the toolchain (`managed_labels` keys)."""
+        return {"build_std": STD_CRATES} if self.family == BUILD_STD else {}
 
     def build_args(self, engine_arch: str, toolchain: DebianToolchain) -> dict[str, str]:
         if self.family == WASM:
             assert toolchain.wasm_std_package is not None, "checked by check_builds_for"
             return {"STD_PACKAGE": toolchain.wasm_std_package, "SUITE": toolchain.suite}
+        if self.family == BUILD_STD:
+            return {
+                "CARGO_CONFIG": self.cargo_config,
+                "PACKAGES": " ".join(self.packages),
+                "RUST_TARGET": self.rust_target,
+            }
         if engine_arch == self.debian_arch:
             return {}
         return {
@@ -129,6 +156,19 @@ class ToolchainRecipe:
             "STD_PACKAGE": toolchain.std_package,
             "SUITE": toolchain.suite,
         }
+
+
+def _musl(rust_target: str) -> ToolchainRecipe:
+    """A static musl target, linked by zig: zig brings musl's C library, start files and
+    libunwind, so rustc must not add its own self-contained copies (which rust-src lacks).
+    """
+    return ToolchainRecipe(
+        rust_target,
+        "",
+        "",
+        family=BUILD_STD,
+        cargo_config=f'[target.{rust_target}]\nrustflags = ["-C", "link-self-contained=no"]',
+    )
 
 
 RECIPES: dict[str, ToolchainRecipe] = {
@@ -144,23 +184,28 @@ RECIPES: dict[str, ToolchainRecipe] = {
         ToolchainRecipe("s390x-unknown-linux-gnu", "s390x", "s390x-linux-gnu"),
         ToolchainRecipe("wasm32-unknown-unknown", "", "", family=WASM),
         ToolchainRecipe("wasm32-wasip1", "", "", family=WASM),
+        _musl("x86_64-unknown-linux-musl"),
+        _musl("aarch64-unknown-linux-musl"),
+        ToolchainRecipe(
+            "x86_64-pc-windows-gnu",
+            "",
+            "",
+            family=BUILD_STD,
+            # posix: the thread model Rust's std is made for (winpthreads), as rustup's is.
+            packages=("gcc-mingw-w64-x86-64-posix",),
+            cargo_config=(
+                '[target.x86_64-pc-windows-gnu]\nlinker = "x86_64-w64-mingw32-gcc"\n\n'
+                '[env]\nCC_x86_64_pc_windows_gnu = "x86_64-w64-mingw32-gcc"'
+            ),
+        ),
     )
 }
 
-# Targets teams ask for that no image made here can serve yet, and why.
-_NO_STD_HERE = (
-    "Debian ships no Rust standard library for {what}, and building one from rust-src "
-    "(-Zbuild-std) is not offered yet"
-)
+# Targets teams ask for that no image made here can serve, and why.
 UNAVAILABLE: dict[str, str] = {
     "arm-unknown-linux-gnueabi": (
         "Debian's armel standard library is built for armv5te-unknown-linux-gnueabi, which "
         "runs on the same ARMv6 boards (Raspberry Pi 1 and Zero): build for that target"
-    ),
-    "x86_64-unknown-linux-musl": _NO_STD_HERE.format(what="musl"),
-    "aarch64-unknown-linux-musl": _NO_STD_HERE.format(what="musl"),
-    "x86_64-pc-windows-gnu": _NO_STD_HERE.format(
-        what="Windows with a current rustc (bookworm's libstd-rust-dev-windows is rustc 1.63)"
     ),
 }
 

@@ -1,15 +1,20 @@
 """Every target xcargo makes images for, built for real on Docker, and each artifact started
 once (the smoke-run) before anyone downloads it: under qemu on its glibc floor's sysroot for
-Linux, validated and run by WASI for WebAssembly.
+Linux, under qemu alone for static musl, under wine for Windows, validated and run by WASI for
+WebAssembly.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion, architecture_floor
+from runtimes.placement import ZIG
 from runtimes.smoke import FAILED, PASSED, sysroot_for
-from runtimes.toolchains import GNU, RECIPES
+from runtimes.toolchains import GNU, RECIPES, STD_CRATES
 from runtimes.vocabulary import SMOKE
 from tests.support import AARCH64, build
 
@@ -20,6 +25,15 @@ OTHER_LINUX_TARGETS = [
     triple for triple, recipe in RECIPES.items() if recipe.family == GNU and triple != AARCH64
 ]
 VERSION_LINE = "hello-cross 0.3.1"
+
+
+def _program_interpreter(path: Path) -> str | None:
+    """The dynamic loader an ELF program asks for (None: a static program)."""
+    with path.open("rb") as stream:
+        for segment in ELFFile(stream).iter_segments():
+            if segment["p_type"] == "PT_INTERP":
+                return segment.get_interp_name()
+    return None
 
 
 def _default_floor(triple: str) -> GlibcVersion:
@@ -130,3 +144,53 @@ def test_with_smoke_off_nothing_is_started(docker_toolchains, copy_fixture, tmp_
     assert result.succeeded
     assert result.artifacts[0].smoke is None
     assert "smoke" not in result.phases
+
+
+@pytest.mark.parametrize(
+    ("triple", "qemu"),
+    [("x86_64-unknown-linux-musl", "qemu-x86_64"), ("aarch64-unknown-linux-musl", "qemu-aarch64")],
+)
+def test_a_musl_target_compiles_std_and_links_a_static_binary_that_starts_anywhere(
+    docker_toolchains, copy_fixture, tmp_path, triple, qemu
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, triple, tmp_path / "state", release=True, lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    assert f"compiled from its source (-Zbuild-std={STD_CRATES})" in "\n".join(lines)
+    assert result.strategy == ZIG
+    assert "with its own musl C library, into a static binary" in result.strategy_reason
+    assert result.glibc_floor == "", "musl links no glibc"
+    [artifact] = result.artifacts
+    assert artifact.path == project.root / "target" / triple / "release" / "hello-cross"
+    assert _program_interpreter(artifact.path) is None, "static: no loader to find"
+    assert artifact.glibc is None
+    smoke = artifact.smoke
+    assert smoke.state == PASSED, smoke
+    assert smoke.summary == f"under {qemu}, static: no C library needed"
+    assert smoke.output == (VERSION_LINE,)
+
+
+def test_windows_compiles_std_and_links_with_mingw_an_exe_that_starts_under_wine(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    triple = "x86_64-pc-windows-gnu"
+    project = copy_fixture("hello-cross", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, triple, tmp_path / "state", release=True, lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    assert result.glibc_floor == ""
+    [artifact] = result.artifacts
+    assert artifact.path == project.root / "target" / triple / "release" / "hello-cross.exe"
+    assert artifact.path.read_bytes()[:2] == b"MZ"
+    smoke = artifact.smoke
+    assert smoke.state == PASSED, smoke
+    assert smoke.summary == "under wine"
+    assert smoke.output == (VERSION_LINE,), "the program's own answer, nothing of wine's"
+    assert smoke.command.endswith("/release/hello-cross.exe --version")

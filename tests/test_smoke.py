@@ -4,6 +4,7 @@ which glibc, and whether a file is of its target's architecture at all.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ HOST_PROGRAM = Path("/bin/true")  # this x86_64 machine's own
 AARCH64_LIBRARY = Path("/usr/aarch64-linux-gnu/lib/libc.so.6")  # from libc6-arm64-cross
 ARMHF_LIBRARY = Path("/usr/arm-linux-gnueabihf/lib/libc.so.6")
 PROGRAM = "/xcargo/target/t/release/app"
+WINDOWS = "x86_64-pc-windows-gnu"
 
 
 # --- sysroot_for: the oldest Debian release whose glibc meets the floor
@@ -102,10 +104,32 @@ def test_a_browser_wasm_module_is_only_validated_and_says_why():
 
 
 @pytest.mark.parametrize(
-    "triple", ["x86_64-unknown-linux-musl", "x86_64-pc-windows-gnu", "aarch64-apple-darwin"]
+    ("triple", "qemu"),
+    [("x86_64-unknown-linux-musl", "qemu-x86_64"), ("aarch64-unknown-linux-musl", "qemu-aarch64")],
+)
+def test_a_static_musl_binary_starts_under_qemu_with_no_sysroot(triple, qemu):
+    plan = plan_for(triple, PROGRAM, None)
+    assert plan.tries == ((qemu, PROGRAM, "--version"), (qemu, PROGRAM))
+    assert plan.summary == f"under {qemu}, static: no C library needed"
+
+
+def test_a_windows_program_starts_under_wine():
+    plan = plan_for(WINDOWS, "/x/app.exe", None)
+    assert plan.tries[0] == ("/usr/lib/wine/wine64", "/x/app.exe", "--version")
+    assert plan.summary == "under wine"
+
+
+@pytest.mark.parametrize(
+    "triple", ["i686-pc-windows-gnu", "aarch64-apple-darwin", "x86_64-unknown-freebsd"]
 )
 def test_a_target_with_no_way_to_run_says_so(triple):
     assert plan_for(triple, PROGRAM, None) == f"xcargo has no way to start a {triple} program here"
+
+
+def test_a_linux_target_xcargo_has_no_c_library_of_says_so():
+    assert plan_for("x86_64-unknown-linux-gnux32", PROGRAM, None) == (
+        "xcargo has no C library of x86_64-unknown-linux-gnux32 to start its programs on"
+    )
 
 
 # --- wrong_architecture: the file's own header against the target
@@ -140,6 +164,34 @@ def test_a_truncated_elf_header_is_reported_not_raised(tmp_path):
     broken = tmp_path / "app"
     broken.write_bytes(HOST_PROGRAM.read_bytes()[:20])
     assert "ELF header is unreadable" in (wrong_architecture(X86_64, broken) or "")
+
+
+def _pe_header(machine: int) -> bytes:
+    """The headers of a PE32+ file for `machine`: a DOS stub pointing at the PE signature, the
+    file header and an empty optional header (what the architecture check reads).
+    """
+    dos = b"MZ" + bytes(58) + struct.pack("<I", 0x40)
+    file_header = struct.pack("<HHIIIHH", machine, 0, 0, 0, 0, 0xF0, 0x22)
+    return dos + b"PE\0\0" + file_header + struct.pack("<H", 0x20B) + bytes(0xF0 - 2)
+
+
+def test_an_x86_64_windows_program_passes_the_check(tmp_path):
+    program = tmp_path / "app.exe"
+    program.write_bytes(_pe_header(0x8664))
+    assert wrong_architecture(WINDOWS, program) is None
+
+
+def test_an_arm64_windows_program_is_the_wrong_architecture_for_x86_64_windows(tmp_path):
+    program = tmp_path / "app.exe"
+    program.write_bytes(_pe_header(0xAA64))
+    assert wrong_architecture(WINDOWS, program) == (
+        f"wrong architecture: it is a AArch64 Windows program, and {WINDOWS} runs x86-64"
+    )
+
+
+def test_a_linux_program_is_no_windows_program():
+    problem = wrong_architecture(WINDOWS, HOST_PROGRAM) or ""
+    assert problem.startswith(f"it is not a Windows program, which a {WINDOWS} binary is (")
 
 
 def test_a_wasm_target_needs_a_webassembly_module(tmp_path):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from runtimes.bootstrap import recipe_hash
 from runtimes.errors import UsageError
 from runtimes.toolchains import (
+    BUILD_STD,
     GNU,
     NEWEST_CHANNEL,
     RECIPES,
+    STD_CRATES,
     TOOLCHAINS,
     UNAVAILABLE,
     WASM,
@@ -84,19 +88,49 @@ def test_recipe_for_an_unknown_triple_is_refused_listing_the_bootstrappable_targ
     assert "--container-image" in hint
 
 
-@pytest.mark.parametrize(
-    ("triple", "reason"),
-    [
-        ("x86_64-unknown-linux-musl", "no Rust standard library for musl"),
-        ("aarch64-unknown-linux-musl", "no Rust standard library for musl"),
-        ("x86_64-pc-windows-gnu", "libstd-rust-dev-windows is rustc 1.63"),
-        ("arm-unknown-linux-gnueabi", "built for armv5te-unknown-linux-gnueabi"),
-    ],
-)
-def test_a_target_that_cannot_be_had_here_is_refused_with_its_reason(triple, reason):
-    assert reason in UNAVAILABLE[triple]
+def test_a_target_that_cannot_be_had_here_is_refused_with_its_reason():
+    reason = "built for armv5te-unknown-linux-gnueabi"
+    assert reason in UNAVAILABLE["arm-unknown-linux-gnueabi"]
     with pytest.raises(UsageError, match=reason):
-        recipe_for(triple)
+        recipe_for("arm-unknown-linux-gnueabi")
+
+
+# --- targets whose standard library each build compiles (-Zbuild-std)
+
+MUSL = ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl")
+WINDOWS = "x86_64-pc-windows-gnu"
+
+
+@pytest.mark.parametrize("triple", [*MUSL, WINDOWS])
+def test_musl_and_windows_compile_std_from_source_on_the_toolchain_that_has_it(triple):
+    recipe = recipe_for(triple)
+    assert (recipe.family, recipe.dockerfile_for("amd64")) == (BUILD_STD, "build-std.Dockerfile")
+    assert recipe.image_labels() == {"build_std": STD_CRATES}
+    assert toolchains_for(triple) == ("1.97",), "only trixie-backports' rust-src matches its rustc"
+    assert newest_for(triple) == "1.97"
+    with pytest.raises(UsageError, match=r"no rustc 1\.85 standard library"):
+        check_builds_for(TOOLCHAINS["1.85"], triple)
+
+
+@pytest.mark.parametrize("triple", MUSL)
+def test_a_musl_target_links_with_zigs_own_musl_not_rustcs_self_contained_copy(triple):
+    assert recipe_for(triple).build_args("amd64", TOOLCHAINS["1.97"]) == {
+        "CARGO_CONFIG": f'[target.{triple}]\nrustflags = ["-C", "link-self-contained=no"]',
+        "PACKAGES": "",
+        "RUST_TARGET": triple,
+    }
+
+
+def test_windows_links_with_mingw_w64_for_the_linker_and_for_c_dependencies():
+    args = recipe_for(WINDOWS).build_args("amd64", TOOLCHAINS["1.97"])
+    assert args["PACKAGES"] == "gcc-mingw-w64-x86-64-posix"
+    config = tomllib.loads(args["CARGO_CONFIG"])
+    assert config["target"][WINDOWS] == {"linker": "x86_64-w64-mingw32-gcc"}
+    assert config["env"] == {"CC_x86_64_pc_windows_gnu": "x86_64-w64-mingw32-gcc"}
+
+
+def test_targets_with_a_prebuilt_std_say_nothing_of_build_std():
+    assert recipe_for(AARCH64).image_labels() == recipe_for(WASI).image_labels() == {}
 
 
 # --- native or cross, per engine architecture
