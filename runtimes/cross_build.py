@@ -356,10 +356,9 @@ class _Run:
             self.on_line(line)
 
         self.on_phase(FETCHING)
+        # No --target: that would leave out what build scripts and proc macros need on the
+        # build host. With -Zbuild-std it fetches std's own dependencies too.
         command = ["cargo", "fetch", "--locked", *self._build_std()]
-        if self.std_crates:
-            # std's own dependencies are fetched for the target it is compiled for.
-            command += ["--target", self.request.triple]
         spec = self._spec("fetch", command, mounts, environment, network=True)
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(count, timeout=self._remaining())
