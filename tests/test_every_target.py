@@ -6,6 +6,7 @@ WebAssembly.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,36 @@ def test_windows_compiles_std_and_links_with_mingw_an_exe_that_starts_under_wine
     assert smoke.summary == "under wine"
     assert smoke.output == (VERSION_LINE,), "the program's own answer, nothing of wine's"
     assert smoke.command.endswith("/release/hello-cross.exe --version")
+
+
+def test_a_build_script_finds_make_and_cmake_as_sys_crates_need_them(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("build-tools", engine)
+    lines: list[str] = []
+
+    result = build(engine, project, AARCH64, tmp_path / "state", lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    [artifact] = result.artifacts
+    assert artifact.smoke.state == PASSED, artifact.smoke
+    [said] = artifact.smoke.output
+    assert re.fullmatch(r"build-tools: make \d+\.\d+, cmake \d+\.\d+\.\d+", said), said
+
+
+def test_a_windows_build_fetches_what_its_build_scripts_need_on_the_linux_build_host(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    # Caching off: a fresh CARGO_HOME, which only the fetch can have put itoa into.
+    uncached = "[container]\ncache.enabled = false\n"
+    project = copy_fixture("host-build-dep", engine, xcargo_toml=uncached)
+    lines: list[str] = []
+
+    result = build(engine, project, "x86_64-pc-windows-gnu", tmp_path / "state", lines=lines)
+
+    assert result.succeeded, lines[-30:]
+    assert any("Downloaded itoa v1.0.19" in line for line in lines), "Unix-only, yet fetched"
+    [artifact] = result.artifacts
+    assert artifact.smoke.output == ("host-build-dep: 2026",)

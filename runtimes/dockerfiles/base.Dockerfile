@@ -1,4 +1,5 @@
-# What every xcargo toolchain image shares, whatever its rustc: a C compiler for build scripts,
+# What every xcargo toolchain image shares, whatever its rustc: C and C++ compilers and the tools
+# build scripts of -sys crates run (make, cmake, pkg-config, perl: jemalloc, openssl-src…),
 # zig and cargo-zigbuild (to link against an older glibc than the image's own), and the mount
 # points of the build sandbox. Built on the debootstrap image, so no container registry is
 # needed; zig comes from the Python packages xcargo is installed with, so no network either.
@@ -7,7 +8,7 @@ FROM ${BASE_IMAGE}
 ARG ZIG_VERSION CARGO_ZIGBUILD_VERSION ZIG_LEFT_OUT
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      gcc libc6-dev ca-certificates \
+      gcc g++ libc6-dev make cmake pkg-config perl ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY zig /opt/zig
 COPY cargo-zigbuild /usr/local/bin/cargo-zigbuild
