@@ -21,7 +21,7 @@ from builds.models import (
     Project,
     Target,
 )
-from runtimes.images import CatalogueEntry, catalogue
+from runtimes.images.catalogue import CatalogueEntry, catalogue
 
 TAIL_LINES = 300
 

@@ -33,9 +33,9 @@ from runtimes.doctor import run_checks
 from runtimes.engine import ENGINE_HINT, connect
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.glibc import split_floor_suffix
-from runtimes.images import catalogue, toolchain_images
+from runtimes.images.catalogue import catalogue, toolchain_images
+from runtimes.images.references import parse_image_reference
 from runtimes.project import locate_project
-from runtimes.references import parse_image_reference
 from runtimes.sandbox import Limits
 from runtimes.sizes import human_size, parse_size
 from runtimes.targets import validate_triple

@@ -39,8 +39,8 @@ from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion
-from runtimes.image_choice import ImageChoice, choose_image
-from runtimes.images import toolchain_images
+from runtimes.images.catalogue import toolchain_images
+from runtimes.images.choice import ImageChoice, choose_image
 from runtimes.linking import choose_floor, choose_linking
 from runtimes.native_build import run_native
 from runtimes.placement import NATIVE, ZIG, choose_placement

@@ -11,7 +11,7 @@ from runtimes import caches, host
 from runtimes.config import XcargoConfig, load_config
 from runtimes.engine import Engine, RuntimeChoice, connect
 from runtimes.errors import XcargoError
-from runtimes.images import toolchain_images
+from runtimes.images.catalogue import toolchain_images
 from runtimes.sizes import human_size
 
 Status = Literal["ok", "warn", "fail"]

@@ -18,7 +18,7 @@ from runtimes.config import (
     load_config_text,
 )
 from runtimes.errors import ConfigError
-from runtimes.references import parse_image_reference
+from runtimes.images.references import parse_image_reference
 from tests.support import load_toml, toml_error
 
 DESIGN_EXAMPLE = """\

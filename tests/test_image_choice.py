@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runtimes import image_choice, naming
+from runtimes import naming
 from runtimes.config import load_config
 from runtimes.errors import UsageError
+from runtimes.images import choice as image_choice
 from runtimes.toolchain_choice import ToolchainChoice
 
 AARCH64 = "aarch64-unknown-linux-gnu"

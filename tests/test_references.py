@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtimes.errors import UsageError
-from runtimes.references import (
+from runtimes.images.references import (
     MAX_NAME_LENGTH,
     ImageReference,
     parse_image_reference,

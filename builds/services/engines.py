@@ -16,8 +16,8 @@ from runtimes import caches, doctor, naming
 from runtimes.build_values import BuildResult
 from runtimes.engine import Engine, connect
 from runtimes.errors import UsageError
-from runtimes.images import toolchain_images
-from runtimes.references import parse_image_reference
+from runtimes.images.catalogue import toolchain_images
+from runtimes.images.references import parse_image_reference
 from runtimes.sandbox import containers_of_builds, remove_container
 
 QUEUE_PREFIX = "xcargo.builds."

@@ -5,7 +5,7 @@ place that writes them.
 from __future__ import annotations
 
 from builds.services.errors import checked
-from runtimes.references import validate_registry_host
+from runtimes.images.references import validate_registry_host
 
 
 def check_registry_host(host: str) -> str:

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from builds.models import Project, Target
 from builds.services.errors import Conflict, InvalidInput, checked
-from runtimes.references import parse_image_reference
+from runtimes.images.references import parse_image_reference
 from runtimes.sizes import parse_size
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
 from runtimes.targets import validate_triple

@@ -27,7 +27,7 @@ from runtimes.config.notices import ConfigNotice
 from runtimes.engine import RuntimeChoice
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion, parse_floor
-from runtimes.references import ImageReference, parse_image_reference, validate_registry_host
+from runtimes.images.references import ImageReference, parse_image_reference, validate_registry_host
 from runtimes.rust_versions import RustVersion
 from runtimes.smoke import SmokePolicy
 from runtimes.targets import validate_triple
