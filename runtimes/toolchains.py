@@ -1,7 +1,7 @@
 """The toolchains and targets xcargo can make images for, from Debian's packages alone.
 
 Debian ships more than one rustc: trixie's `rustc` (1.85), trixie's `rustc-web` (1.96, kept
-current for the browsers) and trixie-backports' `rustc` (1.97). Each comes with its standard
+current for the browsers) and trixie-backports' `rustc` (1.98). Each comes with its standard
 library for other architectures through multiarch (`libstd-rust-dev:<arch>` or
 `libstd-rust-web-dev:<arch>`), so an image is the shared base, one rustc layer per toolchain,
 and one target layer on top. Which Dockerfile a target needs depends on the engine: a target of
@@ -52,7 +52,11 @@ class DebianToolchain:
 
     def rustc_args(self) -> dict[str, str]:
         """The build arguments of its rustc layer (`rustc.Dockerfile`)."""
-        return {"SUITE": self.suite, "COMPILER_PACKAGES": " ".join(self.compiler_packages)}
+        return {
+            "SUITE": self.suite,
+            "COMPILER_PACKAGES": " ".join(self.compiler_packages),
+            "CHANNEL": self.channel,
+        }
 
 
 TOOLCHAINS: dict[str, DebianToolchain] = {
@@ -65,7 +69,7 @@ TOOLCHAINS: dict[str, DebianToolchain] = {
             "libstd-rust-dev",
             wasm_std_package="libstd-rust-dev-wasm32",
         ),
-        # rustc-web has no WebAssembly standard library: wasm32 builds on 1.85 or 1.97. The
+        # rustc-web has no WebAssembly standard library: wasm32 builds on 1.85 or 1.98. The
         # archive lists its armel standard library but does not serve it (404, checked
         # 2026-12-02): 32-bit ARM soft-float builds on 1.85.
         DebianToolchain(
@@ -75,10 +79,10 @@ TOOLCHAINS: dict[str, DebianToolchain] = {
             "libstd-rust-web-dev",
             frozenset({"amd64", "arm64", "armhf", "i386", "riscv64", "ppc64el", "s390x"}),
         ),
-        # trixie-backports lists 1.97's standard library for the other architectures, but the
+        # trixie-backports lists 1.98's standard library for the other architectures, but the
         # archive does not serve it (404 for each, checked 2026-12-02): those build on 1.96.
         DebianToolchain(
-            "1.97",
+            "1.98",
             "trixie-backports",
             ("rustc", "cargo"),
             "libstd-rust-dev",
@@ -250,7 +254,7 @@ def check_builds_for(toolchain: DebianToolchain, triple: str) -> None:
 
 
 def offered_toolchains(listed: str | None) -> tuple[str, ...]:
-    """The toolchains a machine offers: XCARGO_TOOLCHAINS ("1.85,1.97"), else all of Debian's.
+    """The toolchains a machine offers: XCARGO_TOOLCHAINS ("1.85,1.98"), else all of Debian's.
     A team pins its server to the ones it supports; each must be one Debian has.
     """
     if not listed or not listed.strip():

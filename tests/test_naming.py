@@ -204,8 +204,8 @@ def test_toolchain_image_is_a_local_tag_per_triple_and_toolchain(triple):
 
 
 def test_two_toolchains_of_one_target_are_two_images_on_one_rustc_layer_each():
-    assert naming.toolchain_image(AARCH64, "1.85") != naming.toolchain_image(AARCH64, "1.97")
-    assert naming.rustc_image("1.97") == "localhost/xcargo/rustc:1.97"
+    assert naming.toolchain_image(AARCH64, "1.85") != naming.toolchain_image(AARCH64, "1.98")
+    assert naming.rustc_image("1.98") == "localhost/xcargo/rustc:1.98"
 
 
 def test_toolchain_image_tag_fits_the_engine_limit_of_128_characters():

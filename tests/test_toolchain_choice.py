@@ -17,7 +17,7 @@ from runtimes.rust_versions import RustVersion
 from runtimes.toolchain_choice import choose_toolchain
 from tests.support import AARCH64
 
-ALL = ("1.85", "1.96", "1.97")
+ALL = ("1.85", "1.96", "1.98")
 
 
 def crate(directory: Path, *, rust_version: str | None = None, files: dict[str, str] = {}):  # noqa: B006
@@ -43,18 +43,18 @@ def choose(directory: Path, available=ALL, **named):
 def test_nothing_named_gives_the_newest_available(tmp_path):
     crate(tmp_path)
     choice = choose(tmp_path)
-    assert choice.channel == "1.97"
+    assert choice.channel == "1.98"
     assert "newest available" in choice.reason
 
 
 def test_the_builds_own_toolchain_wins_over_everything(tmp_path):
-    crate(tmp_path, files={"xcargo.toml": '[container]\ntoolchain = "1.97"\n'})
+    crate(tmp_path, files={"xcargo.toml": '[container]\ntoolchain = "1.98"\n'})
     choice = choose(tmp_path, named="1.85", named_by="--toolchain")
     assert (choice.channel, choice.reason) == ("1.85", "named by --toolchain")
 
 
 def test_a_targets_toolchain_in_xcargo_toml_wins_over_the_projects(tmp_path):
-    toml = f'[container]\ntoolchain = "1.97"\n[targets."{AARCH64}".container]\ntoolchain = "1.96"\n'
+    toml = f'[container]\ntoolchain = "1.98"\n[targets."{AARCH64}".container]\ntoolchain = "1.96"\n'
     crate(tmp_path, files={"xcargo.toml": toml})
     choice = choose(tmp_path)
     assert choice.channel == "1.96"
@@ -121,13 +121,13 @@ def test_a_named_toolchain_older_than_the_rust_version_is_refused_naming_one_tha
     with pytest.raises(UsageError) as refused:
         choose(tmp_path)
     assert "toolchain 1.85 (xcargo.toml: [container] toolchain)" in refused.value.message
-    assert "1.96, 1.97" in (refused.value.hint or "")
+    assert "1.96, 1.98" in (refused.value.hint or "")
 
 
 def test_a_toolchain_this_machine_does_not_offer_is_refused_with_how_to_add_it(tmp_path):
     crate(tmp_path)
     with pytest.raises(UsageError, match=r"toolchain 1\.96 .* is not available here") as refused:
-        choose(tmp_path, available=("1.85", "1.97"), named="1.96")
+        choose(tmp_path, available=("1.85", "1.98"), named="1.96")
     assert "--toolchain 1.96" in (refused.value.hint or "")
 
 

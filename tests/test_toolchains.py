@@ -64,17 +64,17 @@ def test_each_bootstrappable_linux_target_has_its_debian_architecture(triple, de
 def test_webassembly_targets_share_one_recipe_on_the_toolchains_with_a_wasm_std(triple):
     recipe = recipe_for(triple)
     assert (recipe.family, recipe.dockerfile_for("amd64")) == (WASM, "wasm.Dockerfile")
-    assert recipe.build_args("amd64", TOOLCHAINS["1.97"]) == {
+    assert recipe.build_args("amd64", TOOLCHAINS["1.98"]) == {
         "STD_PACKAGE": "libstd-rust-dev-wasm32",
         "SUITE": "trixie-backports",
     }
-    assert toolchains_for(triple) == ("1.85", "1.97"), "rustc-web has no wasm32 std"
+    assert toolchains_for(triple) == ("1.85", "1.98"), "rustc-web has no wasm32 std"
     with pytest.raises(UsageError, match=r"no rustc 1\.96 standard library"):
         check_builds_for(TOOLCHAINS["1.96"], triple)
 
 
 def test_the_newest_toolchain_of_each_target_is_the_newest_debian_serves_its_std_for():
-    assert newest_for(AARCH64) == newest_for(X86_64) == newest_for(WASI) == "1.97"
+    assert newest_for(AARCH64) == newest_for(X86_64) == newest_for(WASI) == "1.98"
     assert newest_for(ARMV7) == newest_for("riscv64gc-unknown-linux-gnu") == "1.96"
     assert newest_for("armv5te-unknown-linux-gnueabi") == "1.85", "no 1.96 armel std served"
 
@@ -106,15 +106,15 @@ def test_musl_and_windows_compile_std_from_source_on_the_toolchain_that_has_it(t
     recipe = recipe_for(triple)
     assert (recipe.family, recipe.dockerfile_for("amd64")) == (BUILD_STD, "build-std.Dockerfile")
     assert recipe.image_labels() == {"build_std": STD_CRATES}
-    assert toolchains_for(triple) == ("1.97",), "only trixie-backports' rust-src matches its rustc"
-    assert newest_for(triple) == "1.97"
+    assert toolchains_for(triple) == ("1.98",), "only trixie-backports' rust-src matches its rustc"
+    assert newest_for(triple) == "1.98"
     with pytest.raises(UsageError, match=r"no rustc 1\.85 standard library"):
         check_builds_for(TOOLCHAINS["1.85"], triple)
 
 
 @pytest.mark.parametrize("triple", MUSL)
 def test_a_musl_target_links_with_zigs_own_musl_not_rustcs_self_contained_copy(triple):
-    assert recipe_for(triple).build_args("amd64", TOOLCHAINS["1.97"]) == {
+    assert recipe_for(triple).build_args("amd64", TOOLCHAINS["1.98"]) == {
         "CARGO_CONFIG": f'[target.{triple}]\nrustflags = ["-C", "link-self-contained=no"]',
         "PACKAGES": "",
         "RUST_TARGET": triple,
@@ -122,7 +122,7 @@ def test_a_musl_target_links_with_zigs_own_musl_not_rustcs_self_contained_copy(t
 
 
 def test_windows_links_with_mingw_w64_for_the_linker_and_for_c_dependencies():
-    args = recipe_for(WINDOWS).build_args("amd64", TOOLCHAINS["1.97"])
+    args = recipe_for(WINDOWS).build_args("amd64", TOOLCHAINS["1.98"])
     assert args["PACKAGES"] == "gcc-mingw-w64-x86-64-posix"
     config = tomllib.loads(args["CARGO_CONFIG"])
     assert config["target"][WINDOWS] == {"linker": "x86_64-w64-mingw32-gcc"}
@@ -154,8 +154,8 @@ def test_a_target_of_the_engines_architecture_is_native_every_other_is_cross(
 
 
 def test_a_native_target_needs_no_build_arguments():
-    assert recipe_for(X86_64).build_args("amd64", TOOLCHAINS["1.97"]) == {}
-    assert recipe_for(AARCH64).build_args("arm64", TOOLCHAINS["1.97"]) == {}
+    assert recipe_for(X86_64).build_args("amd64", TOOLCHAINS["1.98"]) == {}
+    assert recipe_for(AARCH64).build_args("arm64", TOOLCHAINS["1.98"]) == {}
 
 
 def test_a_cross_target_carries_its_architecture_linker_and_its_toolchains_std_and_suite():
@@ -169,7 +169,7 @@ def test_a_cross_target_carries_its_architecture_linker_and_its_toolchains_std_a
 
 
 def test_x86_64_is_cross_on_an_arm64_engine():
-    assert recipe_for(X86_64).build_args("arm64", TOOLCHAINS["1.97"]) == {
+    assert recipe_for(X86_64).build_args("arm64", TOOLCHAINS["1.98"]) == {
         "DEB_ARCH": "amd64",
         "GCC_TRIPLE": "x86_64-linux-gnu",
         "RUST_TARGET": X86_64,
@@ -185,10 +185,10 @@ def test_debian_offers_trixies_rustc_its_rustc_web_and_the_backports_rustc():
     assert {channel: toolchain.compiler_packages for channel, toolchain in TOOLCHAINS.items()} == {
         "1.85": ("rustc", "cargo"),
         "1.96": ("rustc-web", "cargo-web"),
-        "1.97": ("rustc", "cargo"),
+        "1.98": ("rustc", "cargo"),
     }
-    assert TOOLCHAINS["1.97"].suite == "trixie-backports"
-    assert NEWEST_CHANNEL == "1.97"
+    assert TOOLCHAINS["1.98"].suite == "trixie-backports"
+    assert NEWEST_CHANNEL == "1.98"
 
 
 @pytest.mark.parametrize("written", ["1.96", "1.96.0", "1.96.7"])
@@ -204,11 +204,11 @@ def test_a_toolchain_debian_does_not_offer_is_refused_naming_the_ones_it_does(wr
 
 
 def test_a_server_offers_every_toolchain_unless_xcargo_toolchains_lists_some():
-    assert offered_toolchains(None) == ("1.85", "1.96", "1.97")
-    assert offered_toolchains(" ") == ("1.85", "1.96", "1.97")
-    assert offered_toolchains("1.97, 1.85.1,1.97") == ("1.97", "1.85")
+    assert offered_toolchains(None) == ("1.85", "1.96", "1.98")
+    assert offered_toolchains(" ") == ("1.85", "1.96", "1.98")
+    assert offered_toolchains("1.98, 1.85.1,1.98") == ("1.98", "1.85")
     with pytest.raises(UsageError, match=r"1\.70"):
-        offered_toolchains("1.97,1.70")
+        offered_toolchains("1.98,1.70")
 
 
 # --- the shipped Dockerfiles
