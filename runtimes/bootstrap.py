@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import APIError, BuildError, ImageNotFound
-from docker.models.images import Image
+from docker.errors import APIError
 
 from runtimes import naming, vocabulary, zig_bundle
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
+from runtimes.images.builder import build_image, find_image, label_instruction
 from runtimes.sandbox import run_command
 from runtimes.smoke import SYSROOTS, sysroot_arches
 from runtimes.toolchains import (
@@ -269,40 +269,15 @@ def _build(engine: Engine, build: ImageBuild, labels: dict[str, str], on_line: L
         )
         if build.bundles_zig:
             zig_bundle.copy_into(Path(context), engine.debian_arch)
-        try:
-            for message in engine.client.api.build(
-                path=context,
-                dockerfile=build.dockerfile,
-                tag=build.tag,
-                buildargs=build.build_args,
-                rm=True,
-                forcerm=True,
-                decode=True,
-            ):
-                if "error" in message:
-                    raise BootstrapError(f"building {build.tag} failed: {message['error'].strip()}")
-                for line in str(message.get("stream", "")).splitlines():
-                    if line.strip():
-                        on_line(line)
-        except (APIError, BuildError) as error:
-            raise BootstrapError(f"building {build.tag} failed: {error}") from error
-    return engine.client.images.get(build.tag).id
-
-
-def label_instruction(labels: dict[str, str]) -> str:
-    """One LABEL line for all the image's labels: Docker's classic builder commits a layer for
-    each instruction (its `labels` option adds one per label), about 6 s each on this kind of
-    machine, so the Dockerfiles also declare their ARGs on one line.
-    """
-    pairs = " ".join(f"{json.dumps(key)}={json.dumps(value)}" for key, value in labels.items())
-    return f"\nLABEL {pairs}\n"
-
-
-def find_image(engine: Engine, reference: str) -> Image | None:
-    try:
-        return engine.client.images.get(reference)
-    except ImageNotFound:
-        return None
+        return build_image(
+            engine,
+            tag=build.tag,
+            on_line=on_line,
+            error=BootstrapError,
+            path=context,
+            dockerfile=build.dockerfile,
+            buildargs=build.build_args,
+        )
 
 
 def _run_streaming(command: list[str], on_line: LineCallback) -> None:

@@ -12,6 +12,7 @@ from runtimes import caches
 from runtimes.artifacts import Artifact
 from runtimes.config import XcargoConfig
 from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
+from runtimes.images.trust import TrustPolicy
 from runtimes.project import CargoProject
 from runtimes.sandbox import Limits
 from runtimes.toolchains import TOOLCHAINS
@@ -29,6 +30,16 @@ class BuildRequest:
     image: str | None = None
     # How `image` was named, for the reason the build records ("--container-image").
     image_named_by: str = ""
+    # A Dockerfile named with the build (relative to the project root), how it was named, and
+    # build arguments over those of xcargo.toml.
+    dockerfile: str | None = None
+    dockerfile_named_by: str = "--dockerfile"
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    # Registries a custom Dockerfile's images may come from, and the approval codes of the
+    # Dockerfiles a person approved; `approve_how` tells how to approve one ("{code}" in it).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
+    approved_dockerfiles: frozenset[str] = frozenset()
+    approve_how: str = "run the build again with --approve-dockerfile {code}"
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     limits: Limits = field(default_factory=Limits)
     state_dir: Path = Path(".")

@@ -35,6 +35,7 @@ from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.glibc import split_floor_suffix
 from runtimes.images.catalogue import catalogue, toolchain_images
 from runtimes.images.references import parse_image_reference
+from runtimes.images.trust import TrustPolicy
 from runtimes.project import locate_project
 from runtimes.sandbox import Limits
 from runtimes.sizes import human_size, parse_size
@@ -131,6 +132,20 @@ def main() -> None:
 @click.option("--release", is_flag=True, help="Build with the release profile.")
 @click.option("--container-image", metavar="IMAGE", help="Build in this image (must be local).")
 @click.option(
+    "--dockerfile",
+    metavar="PATH",
+    help="Build in an image made from this Dockerfile (inside the project; default: xcargo.toml's "
+    "dockerfile, else xcargo.dockerfile in the project root).",
+)
+@click.option(
+    "--approve-dockerfile",
+    "approvals",
+    metavar="CODE",
+    multiple=True,
+    help="Approve the reviewed Dockerfile whose approval code is CODE (the refusal prints it): "
+    "its findings and untrusted images. Binds to that exact text and its build arguments.",
+)
+@click.option(
     "--manifest-path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Cargo.toml of the project (default: the one above the current directory).",
@@ -169,6 +184,8 @@ def build(
     triple: str,
     release: bool,
     container_image: str | None,
+    dockerfile: str | None,
+    approvals: tuple[str, ...],
     manifest_path: Path | None,
     timeout: int,
     memory: str,
@@ -197,6 +214,9 @@ def build(
         release=release,
         image=container_image,
         image_named_by="--container-image",
+        dockerfile=dockerfile,
+        trust=_trust_policy(),
+        approved_dockerfiles=frozenset(approvals),
         timeout=timeout,
         limits=Limits(memory=memory, disk=disk_limit),
         state_dir=host.state_dir(),
@@ -212,6 +232,14 @@ def build(
     _report(result, time.monotonic() - started, release)
     if not result.succeeded:
         sys.exit(_failure_exit_code(result))
+
+
+def _trust_policy() -> TrustPolicy:
+    """The registries a custom Dockerfile's images may come from without asking:
+    XCARGO_TRUSTED_REGISTRIES (comma-separated hosts) when set, else the defaults.
+    """
+    hosts = os.environ.get("XCARGO_TRUSTED_REGISTRIES")
+    return TrustPolicy() if hosts is None else TrustPolicy.from_hosts(hosts.split(","))
 
 
 def _failure_exit_code(result: BuildResult) -> int:

@@ -32,15 +32,18 @@ from runtimes.bootstrap import (
     BootstrapError,
     bootstrap,
     ensure_smoke_image,
-    find_image,
     rustc_version,
 )
 from runtimes.build_values import BuildRequest, BuildResult
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion
+from runtimes.images.builder import find_image
 from runtimes.images.catalogue import toolchain_images
 from runtimes.images.choice import ImageChoice, choose_image
+from runtimes.images.custom import CustomDockerfile, ensure_custom_image
+from runtimes.images.review import review_dockerfile
+from runtimes.images.trust import approval_code, check_approved
 from runtimes.linking import choose_floor, choose_linking
 from runtimes.native_build import run_native
 from runtimes.placement import NATIVE, ZIG, choose_placement
@@ -135,8 +138,12 @@ def run_build(
         request.triple,
         request.config,
         toolchain=lambda: _choose_toolchain(engine, request),
+        project_root=request.project.root,
         named=request.image,
         named_by=request.image_named_by,
+        dockerfile=request.dockerfile,
+        dockerfile_named_by=request.dockerfile_named_by,
+        build_args=request.build_args,
     )
     if choice.toolchain is not None:
         on_line(f"xcargo: toolchain {choice.toolchain.channel}: {choice.toolchain.reason}")
@@ -270,9 +277,19 @@ def _seed_lane(
 def _image_for(
     engine: Engine, request: BuildRequest, choice: ImageChoice, on_line: LineCallback
 ) -> Image:
-    """The build's image, made first when it is a missing toolchain image and the request
-    allows it; an image someone named is never made or pulled.
+    """The build's image: a custom one made from its reviewed Dockerfile when it changed; a
+    toolchain image made first when it is missing and the request allows it; an image someone
+    named is never made or pulled.
     """
+    if choice.dockerfile is not None and choice.context is not None:
+        _check_dockerfile(request, choice.dockerfile, on_line)
+        return ensure_custom_image(
+            engine,
+            choice.dockerfile,
+            choice.context,
+            project=request.project.key,
+            on_line=on_line,
+        )
     making = choice.toolchain if request.bootstrap_missing else None
     try:
         return resolve_image(engine, choice, request.triple)
@@ -286,6 +303,29 @@ def _image_for(
     )
     bootstrap(engine, [request.triple], toolchains=[channel], on_line=on_line)
     return resolve_image(engine, choice, request.triple)
+
+
+def _check_dockerfile(
+    request: BuildRequest, custom: CustomDockerfile, on_line: LineCallback
+) -> None:
+    """Review the Dockerfile; one with concerns is built only once a person approved it."""
+    shown, text = custom.shown, custom.text()
+    review = review_dockerfile(text, build_args=custom.build_args)
+    approved = check_approved(
+        shown,
+        text,
+        review,
+        request.trust,
+        request.approved_dockerfiles,
+        how=request.approve_how,
+    )
+    if approved:
+        on_line(
+            f"xcargo: {shown}: {len(approved)} concerns approved by a person "
+            f"(approval {approval_code(review)}):"
+        )
+        for concern in approved:
+            on_line(f"xcargo:   {shown}:{concern}")
 
 
 @dataclass

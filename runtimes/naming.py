@@ -36,6 +36,7 @@ KIND_SCRATCH = "scratch"
 KIND_BUILD = "build"
 KIND_TOOLCHAIN = "toolchain"
 KIND_SMOKE = "smoke"
+KIND_CUSTOM = "custom"
 
 BASE_IMAGE = "localhost/xcargo/debian:trixie"
 TOOLCHAIN_BASE_IMAGE = "localhost/xcargo/toolchain-base:trixie"
@@ -43,6 +44,11 @@ RUSTC_REPOSITORY = "localhost/xcargo/rustc"
 TOOLCHAIN_REPOSITORY = "localhost/xcargo/toolchain"
 # Where artifacts are started once after a build (qemu-user, wabt, older glibcs).
 SMOKE_IMAGE = "localhost/xcargo/smoke:trixie"
+# Images made from projects' Dockerfiles, tagged by a hash of what they are made from.
+CUSTOM_REPOSITORY = "localhost/xcargo/custom"
+#: Every image xcargo makes on this machine is named under this prefix: made here, from
+#: recipes xcargo or a reviewed Dockerfile holds, they come from no registry to trust.
+OWN_IMAGES_PREFIX = "localhost/xcargo/"
 
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
 # Engines accept up to 255 characters; staying far below keeps `docker volume ls` readable.
@@ -98,6 +104,11 @@ def rustc_image(channel: str) -> str:
 def toolchain_image(triple: str, channel: str) -> str:
     """The image of one target and one toolchain: `…/toolchain:aarch64-unknown-linux-gnu-1.96`."""
     return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=80)}-{slug(channel)}"
+
+
+def custom_image(digest: str) -> str:
+    """A custom image's name: the same Dockerfile, arguments and context give the same one."""
+    return f"{CUSTOM_REPOSITORY}:{digest[:24]}"
 
 
 def managed_labels(kind: str, **extra: str) -> dict[str, str]:

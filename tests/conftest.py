@@ -17,7 +17,7 @@ from runtimes import naming
 from runtimes.bootstrap import bootstrap
 from runtimes.engine import Engine, connect
 from runtimes.project import CargoProject, locate_project
-from runtimes.toolchains import RECIPES
+from runtimes.toolchains import NEWEST_CHANNEL, RECIPES
 from tests.support import AARCH64, OLDEST
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -53,6 +53,21 @@ def docker_toolchains(docker_engine: Engine) -> Engine:
 def podman_toolchains(podman_engine: Engine) -> Engine:
     bootstrap(podman_engine, [AARCH64], on_line=_print_line)
     return podman_engine
+
+
+# An image name from a registry nobody trusts: the newest aarch64 toolchain image, tagged so
+# on the engine (never pulled: no registry answers there).
+UNTRUSTED_IMAGE = "127.0.0.1:5999/team/rust:1"
+
+
+@pytest.fixture
+def untrusted_image(docker_toolchains: Engine) -> Iterator[str]:
+    """UNTRUSTED_IMAGE on Docker while the test runs."""
+    repository, tag = UNTRUSTED_IMAGE.rsplit(":", 1)
+    newest = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
+    docker_toolchains.client.images.get(newest).tag(repository, tag)
+    yield UNTRUSTED_IMAGE
+    docker_toolchains.client.images.remove(UNTRUSTED_IMAGE)
 
 
 ProjectFactory = Callable[..., CargoProject]

@@ -137,8 +137,6 @@ def test_example_reports_what_is_not_supported_yet_in_file_order(project: Path) 
     assert [(notice.line, notice.key) for notice in notices] == [
         (16, "container.image_registry"),
         (19, "container.podman_machine"),
-        (28, f"targets.{AARCH64}.container.dockerfile"),
-        (29, f"targets.{AARCH64}.container.build_args"),
     ]
 
 
@@ -807,26 +805,18 @@ def test_podman_machine_notice_for_a_dotted_key(project: Path) -> None:
     assert notice.message.startswith("Podman machine management is not implemented yet")
 
 
-@pytest.mark.parametrize(
-    ("line", "key"),
-    [
-        ('dockerfile = "Dockerfile"', "dockerfile"),
-        ('context = "."', "context"),
-        ("build_args = { A = '1' }", "build_args"),
-    ],
-)
-def test_custom_dockerfile_notices(project: Path, line: str, key: str) -> None:
-    notice = load_toml(project, f'[targets."{AARCH64}".container]\n{line}\n').unsupported[0]
-    assert (notice.line, notice.key) == (2, f"targets.{AARCH64}.container.{key}")
-    assert notice.message.startswith("custom Dockerfiles are not supported yet: ")
-
-
-def test_dockerfile_notice_says_how_to_build_anyway(project: Path) -> None:
-    notice = load_toml(
+def test_custom_dockerfile_keys_are_supported_so_have_no_notice(project: Path) -> None:
+    (project / "Dockerfile").write_text("FROM scratch\n")
+    config = load_toml(
         project,
-        f'[targets."{AARCH64}".container]\ndockerfile = "D"\n',
-    ).unsupported[0]
-    assert "--container-image" in notice.message
+        f"""\
+        [targets."{AARCH64}".container]
+        dockerfile = "Dockerfile"
+        context = "."
+        build_args = {{ A = "1" }}
+        """,
+    )
+    assert config.unsupported == ()
 
 
 def test_values_of_unsupported_keys_are_still_checked(project: Path) -> None:

@@ -30,7 +30,9 @@ def _config(tmp_path: Path, text: str = ""):
 
 
 def test_nothing_named_gives_the_image_of_the_chosen_toolchain_which_xcargo_may_make(tmp_path):
-    choice = image_choice.choose_image(AARCH64, _config(tmp_path), toolchain=_chosen)
+    choice = image_choice.choose_image(
+        AARCH64, _config(tmp_path), toolchain=_chosen, project_root=tmp_path
+    )
 
     assert choice.reference == naming.toolchain_image(AARCH64, "1.96")
     assert choice.source == image_choice.TOOLCHAIN and choice.makeable
@@ -41,7 +43,9 @@ def test_nothing_named_gives_the_image_of_the_chosen_toolchain_which_xcargo_may_
 def test_xcargo_toml_names_the_image_of_a_target(tmp_path):
     config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
 
-    choice = image_choice.choose_image(AARCH64, config, toolchain=_never_asked)
+    choice = image_choice.choose_image(
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+    )
 
     assert choice.reference == "docker.io/library/debian:bookworm"
     assert choice.source == image_choice.CONFIG and not choice.makeable
@@ -55,6 +59,7 @@ def test_an_image_named_with_the_build_wins_and_says_how_it_was_named(tmp_path):
         AARCH64,
         config,
         toolchain=_never_asked,
+        project_root=tmp_path,
         named="localhost/mine:1",
         named_by="--container-image",
     )
@@ -63,11 +68,114 @@ def test_an_image_named_with_the_build_wins_and_says_how_it_was_named(tmp_path):
     assert choice.reason == "named by --container-image" and not choice.makeable
 
 
-def test_a_custom_dockerfile_is_refused_until_it_is_supported(tmp_path):
+def test_a_dockerfile_in_xcargo_toml_makes_a_custom_image_named_by_its_content(tmp_path):
     (tmp_path / "Dockerfile.cross").write_text("FROM scratch\n")
     config = _config(
         tmp_path, f'[targets."{AARCH64}".container]\ndockerfile = "Dockerfile.cross"\n'
     )
 
-    with pytest.raises(UsageError, match="custom Dockerfiles are not supported yet"):
-        image_choice.choose_image(AARCH64, config, toolchain=_chosen)
+    choice = image_choice.choose_image(
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+    )
+
+    assert choice.source == image_choice.DOCKERFILE and not choice.makeable
+    assert choice.reference == naming.custom_image(choice.context.digest)
+    assert choice.reason == f'made from xcargo.toml: [targets."{AARCH64}".container] dockerfile'
+    assert choice.dockerfile.dockerfile == tmp_path / "Dockerfile.cross"
+
+
+def test_xcargo_dockerfile_in_the_project_root_serves_every_target(tmp_path):
+    (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\n")
+
+    choice = image_choice.choose_image(
+        AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path
+    )
+
+    assert choice.source == image_choice.DOCKERFILE
+    assert choice.reason == "made from xcargo.dockerfile in the project root"
+
+
+def test_the_image_in_xcargo_toml_wins_over_xcargo_dockerfile(tmp_path):
+    (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\n")
+    config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
+
+    choice = image_choice.choose_image(
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+    )
+
+    assert choice.source == image_choice.CONFIG
+
+
+def test_a_dockerfile_named_with_the_build_wins_over_the_configured_image(tmp_path):
+    (tmp_path / "ci.Dockerfile").write_text("FROM scratch\n")
+    config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
+
+    choice = image_choice.choose_image(
+        AARCH64,
+        config,
+        toolchain=_never_asked,
+        project_root=tmp_path,
+        dockerfile="ci.Dockerfile",
+    )
+
+    assert choice.source == image_choice.DOCKERFILE
+    assert choice.reason == "made from --dockerfile ci.Dockerfile"
+
+
+def test_the_same_dockerfile_and_context_give_the_same_image_and_any_change_another(tmp_path):
+    (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\nCOPY tool /tool\n")
+    (tmp_path / "tool").write_text("v1")
+
+    def reference(**extra):
+        return image_choice.choose_image(
+            AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path, **extra
+        ).reference
+
+    first = reference()
+    assert reference() == first
+    assert reference(build_args={"A": "1"}) != first
+    (tmp_path / "tool").write_text("v2")
+    assert reference() != first
+
+
+def test_files_dockerignore_leaves_out_do_not_change_the_image(tmp_path):
+    (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".dockerignore").write_text("target/\n")
+    (tmp_path / "target").mkdir()
+
+    def reference():
+        return image_choice.choose_image(
+            AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path
+        ).reference
+
+    first = reference()
+    (tmp_path / "target" / "big.bin").write_bytes(b"x" * 1000)
+    assert reference() == first
+
+
+@pytest.mark.parametrize("named", ["../outside.Dockerfile", "/etc/passwd", "link.Dockerfile"])
+def test_a_dockerfile_outside_the_project_is_refused(tmp_path, named):
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "outside.Dockerfile").write_text("FROM scratch\n")
+    (project / "link.Dockerfile").symlink_to(tmp_path / "outside.Dockerfile")
+
+    with pytest.raises(UsageError, match="is outside the project"):
+        image_choice.choose_image(
+            AARCH64,
+            _config(project),
+            toolchain=_never_asked,
+            project_root=project,
+            dockerfile=named,
+        )
+
+
+def test_a_missing_dockerfile_is_named(tmp_path):
+    with pytest.raises(UsageError, match=r"nope\.Dockerfile is not a file"):
+        image_choice.choose_image(
+            AARCH64,
+            _config(tmp_path),
+            toolchain=_never_asked,
+            project_root=tmp_path,
+            dockerfile="nope.Dockerfile",
+        )

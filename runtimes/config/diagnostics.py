@@ -48,14 +48,6 @@ _NOT_IMPLEMENTED = {
         "yourself (`podman machine init`, `podman machine start`)"
     ),
 }
-_NOT_IMPLEMENTED_PER_TARGET = {
-    "dockerfile": (
-        "custom Dockerfiles are not supported yet: build the image yourself and set `image` "
-        "(or pass --container-image)"
-    ),
-    "context": "custom Dockerfiles are not supported yet: the build context is not used",
-    "build_args": "custom Dockerfiles are not supported yet: build arguments are not used",
-}
 
 
 def unknown_key_notice(loc: tuple[int | str, ...], file: str, lines: KeyLines) -> ConfigNotice:
@@ -83,10 +75,6 @@ def unsupported_notices(
     """Notices for the keys present in the file that are accepted but not acted on yet."""
     container = data.get("container", {})
     present = {path: text for path, text in _NOT_IMPLEMENTED.items() if path[1] in container}
-    for triple, table in data.get("targets", {}).items():
-        for key, text in _NOT_IMPLEMENTED_PER_TARGET.items():
-            if key in table.get("container", {}):
-                present["targets", triple, "container", key] = text
     notices = [
         ConfigNotice(file, lines.line_of(path), _dotted(path), text)
         for path, text in present.items()

@@ -5,7 +5,6 @@ located pydantic error, so that every problem in a file is reported at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,13 @@ from runtimes.config.notices import ConfigNotice
 from runtimes.engine import RuntimeChoice
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion, parse_floor
+from runtimes.images.custom import check_build_arg_name, check_build_arg_value
 from runtimes.images.references import ImageReference, parse_image_reference, validate_registry_host
 from runtimes.rust_versions import RustVersion
 from runtimes.smoke import SmokePolicy
 from runtimes.targets import validate_triple
 from runtimes.use_when import UseWhen
 
-_BUILD_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHOWN_LENGTH = 60
 
 _Checked = TypeVar("_Checked")
@@ -159,12 +158,7 @@ def _glibc_floor(value: object) -> GlibcVersion:
 
 
 def _build_arg_name(name: str) -> str:
-    if not _BUILD_ARG_NAME.fullmatch(name):
-        raise _refusal(
-            f"{shown(name)} is not a valid build argument name",
-            hint="use letters, digits and '_', not starting with a digit, e.g. RUST_VERSION",
-        )
-    return name
+    return _from_usage_error(check_build_arg_name, name)
 
 
 def _build_arg_value(value: object) -> str:
@@ -172,10 +166,7 @@ def _build_arg_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | str):
-        text = str(value)
-        if "\x00" in text:
-            raise _refusal("a build argument cannot contain a NUL character")
-        return text
+        return _from_usage_error(check_build_arg_value, str(value))
     raise _refusal(
         f"expected a string, integer or boolean, got {shown(value)}",
         hint='quote numbers with a dot, e.g. RUST_VERSION = "1.75"',

@@ -1,24 +1,28 @@
 """Which image a build runs in: decided here, once, and returned as a value that says what
 was chosen, where it came from and why, so that the build can record it and the CLI, the
-page and the API can tell it. Later sources (custom Dockerfiles, the catalogue of registries)
-are more branches of `choose_image`.
+page and the API can tell it. A later source (the catalogue of registries) is one more branch
+of `choose_image`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from runtimes import naming
 from runtimes.config import XcargoConfig
-from runtimes.errors import UsageError
+from runtimes.images.custom import BuildContext, CustomDockerfile, find_dockerfile, read_context
 from runtimes.toolchain_choice import ToolchainChoice
 
 # Where a choice came from, most specific first.
 NAMED = "named"  # with the build itself: --container-image, or the server's target setting
 CONFIG = "xcargo.toml"  # [targets."<triple>".container] image
+DOCKERFILE = (
+    "dockerfile"  # made from the project's Dockerfile (named, configured or xcargo.dockerfile)
+)
 TOOLCHAIN = "toolchain"  # the bootstrapped toolchain image of the target
-SOURCES = (NAMED, CONFIG, TOOLCHAIN)
+SOURCES = (NAMED, CONFIG, DOCKERFILE, TOOLCHAIN)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class ImageChoice:
     reason: str
     # The toolchain the image was chosen for; None for a named image (its rustc is its own).
     toolchain: ToolchainChoice | None = None
+    # The Dockerfile and context a custom image is made from; None for any other source.
+    dockerfile: CustomDockerfile | None = None
+    context: BuildContext | None = None
 
     @property
     def makeable(self) -> bool:
@@ -42,25 +49,42 @@ def choose_image(
     config: XcargoConfig,
     *,
     toolchain: Callable[[], ToolchainChoice],
+    project_root: Path,
     named: str | None = None,
     named_by: str = "",
+    dockerfile: str | None = None,
+    dockerfile_named_by: str = "--dockerfile",
+    build_args: Mapping[str, str] | None = None,
 ) -> ImageChoice:
-    """The image for `triple`: one named with the build (`named_by` says how, for the
-    reason), else the target's image in xcargo.toml, else the toolchain image of the
-    toolchain `toolchain()` chooses (asked only then: a named image has its own rustc).
+    """The image for `triple`, first found of: one named with the build (`named_by` says how,
+    for the reason); a Dockerfile named with the build; the target's image in xcargo.toml; its
+    Dockerfile there, or `xcargo.dockerfile` in the project root; else the toolchain image of
+    the toolchain `toolchain()` chooses (asked only then: other images have their own rustc).
     """
     target = config.for_target(triple)
     if named:
         return ImageChoice(named, NAMED, f"named by {named_by or 'the build'}")
-    if target.image is not None:
+    if target.image is not None and not dockerfile:
         return ImageChoice(
             target.image.canonical, CONFIG, f'xcargo.toml: [targets."{triple}".container] image'
         )
-    if target.dockerfile is not None:
-        raise UsageError(
-            f"targets.{triple}.container.dockerfile is set, but custom Dockerfiles "
-            "are not supported yet",
-            hint="build the image yourself and set `image`, or pass --container-image",
+    custom = find_dockerfile(
+        project_root,
+        triple,
+        configured=target.dockerfile,
+        context=target.context,
+        build_args={**target.build_args, **(build_args or {})},
+        named=dockerfile,
+        named_by=dockerfile_named_by,
+    )
+    if custom is not None:
+        context = read_context(custom)
+        return ImageChoice(
+            naming.custom_image(context.digest),
+            DOCKERFILE,
+            f"made from {custom.named_by}",
+            dockerfile=custom,
+            context=context,
         )
     chosen = toolchain()
     return ImageChoice(

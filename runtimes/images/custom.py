@@ -1,0 +1,268 @@
+"""Images made from a project's own Dockerfile (FR2): which Dockerfile a target uses, what its
+build context sends, and the image itself, named by a hash of all of that so that an unchanged
+Dockerfile and context are never built twice.
+
+The files that are hashed are the very files that are sent: the context is listed once (with
+`.dockerignore` applied, as the engine would), measured against a limit, hashed, and that same
+list is packed for the engine. A context that is too large is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from docker.models.images import Image
+from docker.utils.build import create_archive, exclude_paths
+
+from runtimes import naming
+from runtimes.engine import Engine
+from runtimes.errors import UsageError, XcargoError
+from runtimes.images.builder import build_image, find_image, label_instruction
+from runtimes.sizes import human_size
+from runtimes.vocabulary import IMAGE
+
+LineCallback = Callable[[str], None]
+
+#: The Dockerfile a project root may hold for all its targets (the design's name).
+PROJECT_DOCKERFILE = "xcargo.dockerfile"
+DOCKERIGNORE = ".dockerignore"
+#: A context above this is refused: it would be sent to the engine on every change.
+MAX_CONTEXT_BYTES = 512 * 1024 * 1024
+#: The name a Dockerfile outside its context is sent under.
+_SENT_DOCKERFILE = ".xcargo.Dockerfile"
+
+
+class CustomImageError(XcargoError):
+    """A custom image could not be made: the engine's build failed."""
+
+    kind = IMAGE
+
+
+_BUILD_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_build_arg_name(name: str) -> str:
+    if not _BUILD_ARG_NAME.fullmatch(name):
+        raise UsageError(
+            f"{name[:60]!r} is not a valid build argument name",
+            hint="use letters, digits and '_', not starting with a digit, e.g. RUST_VERSION",
+        )
+    return name
+
+
+def check_build_arg_value(value: str) -> str:
+    if "\x00" in value:
+        raise UsageError("a build argument cannot contain a NUL character")
+    return value
+
+
+def check_relative_path(text: str, what: str) -> str:
+    """A path that will be resolved inside a project later (the server's checkout): relative,
+    with no `..`; symlinks that leave the project are refused when it is resolved.
+    """
+    if not text or any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise UsageError(f"{what} {text[:60]!r} is not a usable path")
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts:
+        raise UsageError(
+            f"{what} {text[:60]!r} must stay inside the project",
+            hint="a path relative to the project root, without '..', e.g. docker/cross.Dockerfile",
+        )
+    return text
+
+
+def path_inside(root: Path, text: str, what: str) -> Path:
+    """`text` (relative to `root`, or absolute) resolved, symlinks followed, and refused
+    unless it stays inside `root`: a Dockerfile or context is read from the project only.
+    """
+    if not text or any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise UsageError(f"{what} {text!r} is not a usable path")
+    try:
+        path = (root / Path(text).expanduser()).resolve()
+    except (OSError, RuntimeError) as err:  # an unknown ~user, a symlink loop
+        raise UsageError(f"{what} {text!r} cannot be resolved") from err
+    if not path.is_relative_to(root.resolve()):
+        raise UsageError(
+            f"{what} {text!r} is outside the project ({root})",
+            hint="use a path inside the project, e.g. docker/build.Dockerfile",
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class CustomDockerfile:
+    """The Dockerfile a target builds its image from, and where that choice came from."""
+
+    dockerfile: Path
+    context: Path
+    build_args: Mapping[str, str]
+    named_by: str
+    # Its path relative to the project root, as messages show it.
+    shown: str
+
+    def text(self) -> str:
+        try:
+            return self.dockerfile.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(
+                f"{self.named_by} names {self.dockerfile}, which does not exist"
+            ) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"{self.dockerfile} cannot be read as UTF-8 text: {err}") from None
+
+    @property
+    def name_in_context(self) -> str:
+        """Where the engine finds the Dockerfile in the context it is sent."""
+        if self.dockerfile.is_relative_to(self.context):
+            return self.dockerfile.relative_to(self.context).as_posix()
+        return _SENT_DOCKERFILE
+
+
+def find_dockerfile(
+    root: Path,
+    triple: str,
+    *,
+    configured: Path | None,
+    context: Path | None,
+    build_args: Mapping[str, str],
+    named: str | None = None,
+    named_by: str = "--dockerfile",
+) -> CustomDockerfile | None:
+    """The target's Dockerfile: one named with the build, else the one xcargo.toml sets
+    for the target, else `xcargo.dockerfile` in the project root; None when there is none.
+    The context is the project root unless xcargo.toml sets one.
+    """
+    root = root.resolve()
+    if named:
+        path, by = path_inside(root, named, "the Dockerfile"), f"{named_by} {named}"
+    elif configured is not None:
+        path, by = configured, f'xcargo.toml: [targets."{triple}".container] dockerfile'
+    elif (root / PROJECT_DOCKERFILE).is_file():
+        path = path_inside(root, PROJECT_DOCKERFILE, "the Dockerfile")
+        by = f"{PROJECT_DOCKERFILE} in the project root"
+    else:
+        return None
+    if not path.is_file():
+        raise UsageError(f"{by}: {path} is not a file")
+    shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    return CustomDockerfile(path, context or root, dict(build_args), by, shown)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the engine is sent: the files of the context after `.dockerignore`."""
+
+    root: Path
+    files: tuple[str, ...]
+    size: int
+    digest: str = field(repr=False)
+
+    def describe(self) -> str:
+        return f"{len(self.files)} files, {human_size(self.size)}"
+
+
+def read_context(custom: CustomDockerfile, *, limit: int = MAX_CONTEXT_BYTES) -> BuildContext:
+    """List, measure and hash the context; refuse it past `limit`, naming the largest parts."""
+    root = custom.context
+    if not root.is_dir():
+        raise UsageError(f"the build context {root} is not a directory")
+    files = tuple(sorted(exclude_paths(str(root), _ignore_patterns(root), custom.name_in_context)))
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {"dockerfile": custom.text(), "args": dict(custom.build_args)}, sort_keys=True
+        ).encode()
+    )
+    size = 0
+    for name in files:
+        path = root / name
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode):
+            size += info.st_size
+            if size > limit:
+                raise _too_large(root, files, limit)
+            content = _file_digest(path)
+        elif stat.S_ISLNK(info.st_mode):
+            content = "link:" + os.readlink(path)
+        else:
+            content = "dir" if stat.S_ISDIR(info.st_mode) else "other"
+        digest.update(f"\0{name}\0{stat.S_IMODE(info.st_mode):o}\0{content}".encode())
+    return BuildContext(root, files, size, digest.hexdigest())
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    path = root / DOCKERIGNORE
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _too_large(root: Path, files: tuple[str, ...], limit: int) -> UsageError:
+    """Name the top-level entries that weigh most, so the user knows what to ignore."""
+    weights: dict[str, int] = {}
+    for name in files:
+        path = root / name
+        if path.is_file() and not path.is_symlink():
+            top = name.split("/", 1)[0]
+            weights[top] = weights.get(top, 0) + path.stat().st_size
+    heaviest = sorted(weights.items(), key=lambda item: -item[1])[:3]
+    listed = ", ".join(f"{name} ({human_size(size)})" for name, size in heaviest)
+    return UsageError(
+        f"the build context {root} sends more than {human_size(limit)} to the engine "
+        f"(the largest: {listed})",
+        hint=f"list what the image does not need in {root / DOCKERIGNORE}, e.g. target/ and .git/",
+    )
+
+
+def ensure_custom_image(
+    engine: Engine,
+    custom: CustomDockerfile,
+    context: BuildContext,
+    *,
+    project: str,
+    on_line: LineCallback,
+) -> Image:
+    """The image of this Dockerfile and context, built only when no image has its hash."""
+    tag = naming.custom_image(context.digest)
+    shown = custom.shown
+    image = find_image(engine, tag)
+    if image is not None:
+        on_line(f"xcargo: {shown} and its context are unchanged: image {tag} is not rebuilt")
+        return image
+    on_line(f"xcargo: building {tag} from {shown} (context: {context.describe()})")
+    labels = naming.managed_labels(naming.KIND_CUSTOM, project=project)
+    text = custom.text().rstrip("\n") + "\n" + label_instruction(labels)
+    with tempfile.TemporaryFile() as archive:
+        create_archive(
+            root=str(context.root),
+            files=list(context.files),
+            fileobj=archive,
+            extra_files=[(custom.name_in_context, text)],
+        )
+        image_id = build_image(
+            engine,
+            tag=tag,
+            on_line=on_line,
+            error=CustomImageError,
+            fileobj=archive,
+            custom_context=True,
+            dockerfile=custom.name_in_context,
+            buildargs=dict(custom.build_args),
+            pull=False,
+        )
+    on_line(f"xcargo: built {tag} ({naming.image_key(image_id)})")
+    return engine.client.images.get(image_id)

@@ -1,0 +1,184 @@
+"""Custom images (FR2) on a real engine: a project's Dockerfile made into the image its build
+runs in, named by what it is made from, built once, reviewed before it is built, and kept
+from registries nobody trusted until a person approves it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtimes import naming
+from runtimes.engine import Engine
+from runtimes.images import choice
+from runtimes.images.custom import CustomImageError
+from runtimes.images.trust import ApprovalNeeded, TrustPolicy
+from runtimes.smoke import PASSED
+from runtimes.toolchains import NEWEST_CHANNEL
+from runtimes.vocabulary import IMAGE
+from tests.support import AARCH64, build
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+BASE = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
+GREETING = "custom-image: greetings from the custom image"
+XCARGO_TOML = f'[targets."{AARCH64}".container]\nbuild_args = {{ BASE = "{BASE}" }}\n'
+
+
+@pytest.fixture
+def custom_images(docker_toolchains: Engine) -> Iterator[Engine]:
+    """The engine; the custom images a test made are removed after it."""
+    engine = docker_toolchains
+    before = {image.id for image in _custom_images(engine)}
+    yield engine
+    for image in _custom_images(engine):
+        if image.id not in before:
+            engine.client.images.remove(image.id, force=True)
+
+
+def _custom_images(engine: Engine):
+    return engine.client.images.list(name=naming.CUSTOM_REPOSITORY)
+
+
+def test_the_project_dockerfile_adds_a_tool_the_build_runs_and_is_built_once(
+    custom_images, copy_fixture, tmp_path
+):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    first_lines: list[str] = []
+
+    first = build(engine, project, AARCH64, tmp_path / "state", lines=first_lines)
+
+    assert first.succeeded, first_lines[-30:]
+    assert first.image_source == choice.DOCKERFILE
+    assert first.image_reason == "made from xcargo.dockerfile in the project root"
+    assert any(line.startswith(f"xcargo: building {first.image}") for line in first_lines)
+    assert any("COPY tools/greeting" in line for line in first_lines), "the image build's log"
+    [artifact] = first.artifacts
+    assert artifact.smoke.state == PASSED, artifact.smoke
+    assert artifact.smoke.output[0] == GREETING
+
+    second_lines: list[str] = []
+    second = build(engine, project, AARCH64, tmp_path / "state", lines=second_lines)
+
+    assert second.succeeded, second_lines[-30:]
+    assert (second.image, second.image_id) == (first.image, first.image_id)
+    assert (
+        f"xcargo: xcargo.dockerfile and its context are unchanged: image {first.image} is "
+        "not rebuilt" in second_lines
+    )
+    assert second.volumes.target == first.volumes.target, "the same warm target cache"
+    assert not any("Compiling custom-image" in line for line in second_lines), second_lines
+
+
+def test_a_changed_file_of_the_context_makes_a_new_image(custom_images, copy_fixture, tmp_path):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    first = build(engine, project, AARCH64, tmp_path / "state")
+    tool = project.root / "tools" / "greeting"
+    tool.write_text('#!/bin/sh\necho "a changed greeting"\n')
+
+    second = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert second.succeeded
+    assert second.image != first.image
+    assert second.artifacts[0].smoke.output[0] == "custom-image: a changed greeting"
+
+
+def test_a_failing_image_build_is_an_image_error_with_the_engines_words(
+    custom_images, copy_fixture, tmp_path
+):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    (project.root / "xcargo.dockerfile").write_text(f"FROM {BASE}\nRUN exit 3\n")
+
+    with pytest.raises(CustomImageError) as raised:
+        build(engine, project, AARCH64, tmp_path / "state")
+
+    assert raised.value.kind == IMAGE
+    assert "returned a non-zero code: 3" in raised.value.message
+
+
+def test_an_image_from_an_untrusted_registry_is_built_only_once_a_person_approved_it(
+    custom_images, untrusted_image, copy_fixture, tmp_path
+):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    (project.root / "xcargo.dockerfile").write_text(
+        f"FROM {BASE} AS tools\n"
+        f"FROM {untrusted_image}\n"
+        "COPY tools/greeting /usr/local/bin/custom-greeting\n"
+    )
+    images_before = len(_custom_images(engine))
+
+    with pytest.raises(ApprovalNeeded) as raised:
+        build(engine, project, AARCH64, tmp_path / "state")
+
+    refusal = raised.value
+    assert (
+        "xcargo.dockerfile:line 2: FROM 127.0.0.1:5999/team/rust:1 comes from "
+        "127.0.0.1:5999, which is not a trusted registry" in refusal.message
+    )
+    assert f"--approve-dockerfile {refusal.approval}" in refusal.hint
+    assert len(_custom_images(engine)) == images_before, "nothing was built"
+
+    lines: list[str] = []
+    approved = build(
+        engine,
+        project,
+        AARCH64,
+        tmp_path / "state",
+        lines=lines,
+        approved_dockerfiles=frozenset({refusal.approval}),
+    )
+
+    assert approved.succeeded, lines[-30:]
+    assert approved.artifacts[0].smoke.output[0] == GREETING
+    assert any("concerns approved by a person" in line for line in lines)
+
+
+def test_a_registry_the_policy_trusts_needs_no_approval(
+    custom_images, untrusted_image, copy_fixture, tmp_path
+):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    (project.root / "xcargo.dockerfile").write_text(
+        f"FROM {untrusted_image}\nCOPY tools/greeting /usr/local/bin/custom-greeting\n"
+    )
+    policy = TrustPolicy.from_hosts(["127.0.0.1:5999"])
+
+    with pytest.raises(ApprovalNeeded) as raised:
+        build(engine, project, AARCH64, tmp_path / "state", trust=policy)
+
+    # Trusted, the registry is no concern; the tag that is not a digest still is one.
+    assert "not a trusted registry" not in raised.value.message
+    assert "not pinned by digest" in raised.value.message
+
+
+def test_the_cli_refuses_a_dockerfile_outside_the_project_and_names_the_approval_flag(
+    custom_images, untrusted_image, copy_fixture, tmp_path
+):
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    (project.root / "ci.Dockerfile").write_text(f"FROM {untrusted_image}\n")
+    (tmp_path / "outside.Dockerfile").write_text(f"FROM {BASE}\n")
+    xcargo = [str(Path(".venv/bin/xcargo").resolve()), "build", "--target", AARCH64]
+
+    outside = subprocess.run(
+        [*xcargo, "--dockerfile", "../outside.Dockerfile"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    refused = subprocess.run(
+        [*xcargo, "--dockerfile", "ci.Dockerfile"], cwd=project.root, capture_output=True, text=True
+    )
+
+    assert outside.returncode == 2, outside.stderr
+    assert "is outside the project" in outside.stderr
+    assert refused.returncode == 2, refused.stderr
+    assert "ci.Dockerfile:line 1: FROM 127.0.0.1:5999/team/rust:1" in refused.stderr
+    assert "--approve-dockerfile " in refused.stderr
