@@ -33,6 +33,7 @@ from builds.models import (
     Build,
     CacheQuota,
     CacheVolume,
+    DockerfileApproval,
     EngineHost,
     Image,
     LogChunk,
@@ -123,8 +124,16 @@ class TargetAdminForm(forms.ModelForm):
 
     class Meta:
         model = Target
-        # dockerfile and build_args are not used by builds yet, so not offered here either.
-        fields = ["project", "triple", "image", "release", "enabled", "disk_limit"]
+        fields = [
+            "project",
+            "triple",
+            "image",
+            "dockerfile",
+            "build_args",
+            "release",
+            "enabled",
+            "disk_limit",
+        ]
 
     def clean_triple(self) -> str:
         return _service_checked(projects.check_triple, self.cleaned_data["triple"])
@@ -135,11 +144,22 @@ class TargetAdminForm(forms.ModelForm):
     def clean_disk_limit(self) -> str:
         return _service_checked(projects.check_disk_limit, self.cleaned_data["disk_limit"])
 
+    def clean_dockerfile(self) -> str:
+        return _service_checked(projects.check_dockerfile, self.cleaned_data["dockerfile"])
+
+    def clean_build_args(self) -> dict[str, str]:
+        build_args = self.cleaned_data["build_args"]
+        if not isinstance(build_args, dict) or not all(
+            isinstance(value, str) for value in build_args.values()
+        ):
+            raise forms.ValidationError('an object of strings, e.g. {"BASE": "debian:trixie"}')
+        return _service_checked(projects.check_build_args, build_args)
+
 
 class TargetInline(admin.TabularInline):
     model = Target
     form = TargetAdminForm
-    fields = ["triple", "image", "release", "enabled", "disk_limit"]
+    fields = ["triple", "image", "dockerfile", "release", "enabled", "disk_limit"]
     extra = 0
     # A target goes with its builds and their files: through its own delete page.
     can_delete = False
@@ -305,6 +325,7 @@ class BuildAdmin(ReadOnlyAdmin):
                     "error_kind",
                     "error_message",
                     "cancel_requested",
+                    "dockerfile_approval",
                 ]
             },
         ),
@@ -480,6 +501,24 @@ class TrustedRegistryForm(forms.ModelForm):
 
     def clean_host(self) -> str:
         return _service_checked(policies.check_registry_host, self.cleaned_data["host"])
+
+
+@admin.register(DockerfileApproval)
+class DockerfileApprovalAdmin(admin.ModelAdmin):
+    """People's decisions on Dockerfiles, read-only: they are made on the build's page, where
+    the Dockerfile is shown with its concerns and the waiting builds follow the decision.
+    """
+
+    list_display = ["path", "project", "code", "decision", "decided_by", "decided_at"]
+    list_filter = ["decision"]
+    list_select_related = ["project", "decided_by"]
+    search_fields = ["path", "code", "project__slug"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(TrustedRegistry)

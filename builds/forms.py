@@ -95,6 +95,29 @@ class TargetForm(ServiceErrorForm):
         help_text="an image of its own (optional); empty: the bundled toolchain image",
     )
     release = forms.BooleanField(required=False, help_text="build with --release")
+    dockerfile = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="a Dockerfile in the project to make its image from (optional), e.g. "
+        "docker/cross.Dockerfile",
+    )
+    build_args = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="the Dockerfile's build arguments, one NAME=value a line",
+    )
+
+    def clean_build_args(self) -> dict[str, str]:
+        """NAME=value lines as a mapping; each name and value is checked by the service."""
+        pairs: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["build_args"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, equals, value = line.partition("=")
+            if not equals:
+                raise forms.ValidationError(f"line {number}: NAME=value expected")
+            pairs[name.strip()] = value
+        return pairs
 
 
 class BuildFilterForm(forms.Form):

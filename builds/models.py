@@ -191,6 +191,14 @@ class Build(models.Model):
     )
     error_message = models.TextField(blank=True)
     log_lines = models.PositiveIntegerField(default=0)
+    dockerfile_approval = models.ForeignKey(
+        "DockerfileApproval",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="builds",
+        help_text="the decision its custom Dockerfile waited for",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -232,6 +240,52 @@ class Build(models.Model):
             return None
         end = self.finished_at or self.heartbeat_at
         return (end - self.started_at).total_seconds() if end else None
+
+
+class DockerfileApproval(models.Model):
+    """A person's yes or no to one reviewed Dockerfile of a project: its approval code binds
+    the decision to that exact text and its build arguments, so an unchanged Dockerfile is
+    asked about once, and a changed one again.
+    """
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "waiting for a person"
+        APPROVED = "approved", "approved"
+        REJECTED = "rejected", "rejected"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="approvals")
+    code = models.CharField(max_length=64, help_text="the review digest's first characters")
+    path = models.CharField(max_length=300, help_text="the Dockerfile, in the project")
+    text = models.TextField()
+    concerns = models.JSONField(default=list, help_text="[{line, what, registry}]")
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "code"], name="one_approval_per_dockerfile")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} · {self.path} ({self.code}): {self.decision}"
+
+    def lines(self) -> list[tuple[int, str, list[str]]]:
+        """Each line of the Dockerfile with the concerns about it, for the page."""
+        about: dict[int, list[str]] = {}
+        for concern in self.concerns:
+            about.setdefault(int(concern["line"]), []).append(str(concern["what"]))
+        return [
+            (number, text, about.get(number, []))
+            for number, text in enumerate(self.text.splitlines(), start=1)
+        ]
+
+    def untrusted_registries(self) -> list[str]:
+        return sorted({c["registry"] for c in self.concerns if c.get("registry")})
 
 
 class LogChunk(models.Model):

@@ -15,15 +15,31 @@ from builds.models import (
     Build,
     CacheQuota,
     CacheVolume,
+    DockerfileApproval,
     EngineHost,
     Image,
     LogChunk,
     Project,
     Target,
+    TrustedRegistry,
 )
 from runtimes.images.catalogue import CatalogueEntry, catalogue
+from runtimes.images.trust import TrustPolicy
 
 TAIL_LINES = 300
+
+
+def trust_policy() -> TrustPolicy:
+    """The registries the admins trust, as the build engine takes them."""
+    return TrustPolicy(tuple(TrustedRegistry.objects.values_list("host", flat=True)))
+
+
+def approved_dockerfiles(project: Project) -> frozenset[str]:
+    """The approval codes of the project's Dockerfiles a person approved."""
+    approved = DockerfileApproval.objects.filter(
+        project=project, decision=DockerfileApproval.Decision.APPROVED
+    )
+    return frozenset(approved.values_list("code", flat=True))
 
 
 def projects_with_targets() -> QuerySet[Project]:
@@ -36,7 +52,9 @@ def recent_builds(
     *, project: str = "", target: str = "", state: str = "", triggered_by: str = ""
 ) -> QuerySet[Build]:
     """Builds newest first, filtered by project slug, target triple, state or user name."""
-    builds = Build.objects.select_related("project", "target", "triggered_by", "engine_host")
+    builds = Build.objects.select_related(
+        "project", "target", "triggered_by", "engine_host", "dockerfile_approval__decided_by"
+    )
     if project:
         builds = builds.filter(project__slug=project)
     if target:
@@ -50,7 +68,13 @@ def recent_builds(
 
 def build_detail(build_id: int) -> Build:
     return (
-        Build.objects.select_related("project", "target", "triggered_by", "engine_host")
+        Build.objects.select_related(
+            "project",
+            "target",
+            "triggered_by",
+            "engine_host",
+            "dockerfile_approval__decided_by",
+        )
         .prefetch_related("artifacts")
         .get(pk=build_id)
     )

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -33,6 +34,7 @@ from builds import selectors
 from builds.api import artifact_response
 from builds.forms import BuildFilterForm, ProjectForm, TargetForm
 from builds.models import Artifact, Build, CacheQuota, Target
+from builds.services import approvals as approval_services
 from builds.services import builds as build_services
 from builds.services import projects as project_services
 from builds.services import tokens as token_services
@@ -165,6 +167,32 @@ def cancel_build(request: HttpRequest, build_id: int) -> HttpResponse:
             messages.success(request, f"Build #{build.pk} cancelled.")
         else:
             messages.info(request, f"Build #{build.pk} is being stopped.")
+    return redirect(build)
+
+
+@login_required
+@require_POST
+def decide_dockerfile(request: HttpRequest, build_id: int) -> HttpResponse:
+    """An admin's decision on the Dockerfile a build waits for: approve it (trust once),
+    approve it and trust its registries always, or reject it.
+    """
+    build = _build_or_404(build_id)
+    if not request.user.is_staff:
+        raise PermissionDenied("only admins approve Dockerfiles")
+    decision = request.POST.get("decision", "")
+    if build.dockerfile_approval is None or decision not in ("approve", "trust", "reject"):
+        return HttpResponseBadRequest("decision: approve, trust or reject, of a waiting build")
+    try:
+        approval_services.decide(
+            approval=build.dockerfile_approval,
+            approve=decision != "reject",
+            trust_registries=decision == "trust",
+            decided_by=request.user,
+        )
+    except ServiceError as error:
+        _message_error(request, error)
+    else:
+        messages.success(request, f"{build.dockerfile_approval.path}: {decision} recorded.")
     return redirect(build)
 
 

@@ -58,6 +58,23 @@ class ArtifactOut(Schema):
     url: str
 
 
+class ConcernOut(Schema):
+    line: int
+    what: str = Field(description="a finding of the review, or an image from an untrusted registry")
+    registry: str | None = Field(description="the untrusted registry; null: a finding")
+
+
+class ApprovalOut(Schema):
+    """The decision a build's custom Dockerfile needed before it could be built."""
+
+    path: str = Field(description="the Dockerfile, in the project")
+    code: str = Field(description="binds the decision to this exact text and build arguments")
+    decision: str = Field(description="pending, approved or rejected")
+    decided_by: str | None
+    decided_at: datetime | None
+    concerns: list[ConcernOut]
+
+
 class BuildOut(Schema):
     id: int
     url: str
@@ -77,7 +94,9 @@ class BuildOut(Schema):
     fetch_skipped: bool
     crates_downloaded: int
     image: str
-    image_source: str = Field(description="named (with the build), xcargo.toml, or toolchain")
+    image_source: str = Field(
+        description="named (with the build), xcargo.toml, dockerfile (a custom image), or toolchain"
+    )
     image_reason: str = Field(description="why this image, in words")
     image_digest: str
     rustc_version: str
@@ -102,6 +121,9 @@ class BuildOut(Schema):
     error_message: str
     log_lines: int
     cancel_requested: bool
+    approval: ApprovalOut | None = Field(
+        description="its custom Dockerfile's approval; null: none was needed"
+    )
     artifacts: list[ArtifactOut]
 
 
@@ -165,6 +187,8 @@ class TargetOut(Schema):
     id: int
     triple: str
     image: str
+    dockerfile: str = Field(description="the Dockerfile its image is made from; empty: none")
+    build_args: dict[str, str]
     release: bool
     enabled: bool
 

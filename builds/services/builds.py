@@ -181,6 +181,24 @@ def _enqueue(build: Build) -> None:
         )
 
 
+def requeue_build(build_id: int, *, from_states: list[str]) -> bool:
+    """Queue a build again from one of `from_states` (a Dockerfile approved while it waited),
+    as a new task once the transaction commits; False when it had left those states.
+    """
+    with transaction.atomic():
+        requeued = Build.objects.filter(pk=build_id, state__in=from_states).update(
+            state=Build.State.QUEUED,
+            started_at=None,
+            heartbeat_at=None,
+            sent_at=None,
+            task_id=uuid.uuid4().hex,
+        )
+        if requeued:
+            build = Build.objects.select_related("engine_host").get(pk=build_id)
+            transaction.on_commit(lambda: _enqueue(build))
+    return bool(requeued)
+
+
 def cancel_build(*, build: Build, cancelled_by: AbstractBaseUser | None) -> Build:
     """Cancel a build: at once when it has not started, else by asking its worker to stop it
     (the worker kills the container and ends the build as cancelled within a second or two).

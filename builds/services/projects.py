@@ -4,7 +4,7 @@ validators the CLI uses, before anything is written: a refused project leaves no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from builds.models import Project, Target
 from builds.services.errors import Conflict, InvalidInput, checked
+from runtimes.images.custom import check_build_arg_name, check_build_arg_value, check_relative_path
 from runtimes.images.references import parse_image_reference
 from runtimes.sizes import parse_size
 from runtimes.sources import validate_git_url, validate_local_path, validate_ref
@@ -119,10 +120,45 @@ def create_project(
     return project
 
 
-def add_target(*, project: Project, triple: str, image: str = "", release: bool = False) -> Target:
-    """A target of `project`; its image, when given, must be a valid reference."""
+def check_dockerfile(path: str) -> str:
+    """A Dockerfile path relative to the project root, which it must not leave."""
+    path = path.strip()
+    if not path:
+        return path
+    return checked(lambda text: check_relative_path(text, "the Dockerfile"), path, "dockerfile")
+
+
+def check_build_args(build_args: Mapping[str, str]) -> dict[str, str]:
+    """Build arguments as Docker takes them: NAME = value, both strings."""
+    for name, value in build_args.items():
+        checked(check_build_arg_name, name, "build_args")
+        checked(check_build_arg_value, value, "build_args")
+    return dict(build_args)
+
+
+def add_target(
+    *,
+    project: Project,
+    triple: str,
+    image: str = "",
+    release: bool = False,
+    dockerfile: str = "",
+    build_args: Mapping[str, str] | None = None,
+) -> Target:
+    """A target of `project`; its image, when given, must be a valid reference, and its
+    Dockerfile a path inside the project.
+    """
     check_triple(triple)
     image = check_image(image)
+    dockerfile = check_dockerfile(dockerfile)
+    build_args = check_build_args(build_args or {})
     if project.targets.filter(triple=triple).exists():
         raise Conflict(f"{project} already builds {triple}", field="triple")
-    return Target.objects.create(project=project, triple=triple, image=image, release=release)
+    return Target.objects.create(
+        project=project,
+        triple=triple,
+        image=image,
+        release=release,
+        dockerfile=dockerfile,
+        build_args=build_args,
+    )

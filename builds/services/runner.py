@@ -22,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from builds.models import Artifact, Build, EngineHost
+from builds.selectors import approved_dockerfiles, trust_policy
+from builds.services.approvals import park_for_approval
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
 from builds.services.cache_lanes import target_lane
@@ -33,6 +35,7 @@ from runtimes.config import load_config
 from runtimes.cross_build import run_build
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
+from runtimes.images.trust import ApprovalNeeded
 from runtimes.project import CargoProject, locate_project
 from runtimes.sandbox import (
     Limits,
@@ -95,17 +98,25 @@ def execute_build(build_id: int) -> EngineHost | None:
         return None
     workspace = _Workspace.of(build)
     interrupted: BaseException | None = None
+    parked: ApprovalNeeded | None = None
     with BuildLog(build.pk) as log:
         try:
             ending = _ending_of_result(_run(build, workspace, log), log)
+        except ApprovalNeeded as needed:
+            log.write(f"xcargo: {needed}")
+            log.write("xcargo: the build waits for an admin's decision on its page")
+            ending, parked = None, needed
         except BaseException as error:
             ending = _ending_of_error(build, error, log)
             # SystemExit, KeyboardInterrupt: recorded, then passed on to Celery.
             interrupted = None if isinstance(error, Exception) else error
         finally:
             shutil.rmtree(workspace.outputs(build), ignore_errors=True)
-    # Only now, with the whole log stored, may the build look ended to a page.
-    end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
+    # Only now, with the whole log stored, may the build look ended (or parked) to a page.
+    if parked is not None:
+        park_for_approval(build.pk, parked)
+    else:
+        end_build(build.pk, from_states=Build.RUNNING_STATES, **ending)
     if interrupted is not None:
         raise interrupted
     return build.engine_host
@@ -143,6 +154,12 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         release=build.release,
         image=build.target.image or None,
         image_named_by="the target's image setting (admin)",
+        dockerfile=build.target.dockerfile or None,
+        dockerfile_named_by="the target's Dockerfile setting (admin)",
+        build_args=build.target.build_args,
+        trust=trust_policy(),
+        approved_dockerfiles=approved_dockerfiles(build.project),
+        approve_how="an admin approves it on the build's page",
         timeout=settings.XCARGO_BUILD_TIMEOUT,
         state_dir=workspace.state,
         ca_bundle=host_facts.ca_bundle(),

@@ -9,6 +9,7 @@ CELERY_BROKER_URL (`make test` starts it); without it these tests fail instead o
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -309,3 +310,20 @@ def git_repository(tmp_path: Path) -> str:
         ["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True
     )
     return f"file://{bare}"
+
+
+@pytest.fixture
+def untrusted_dockerfile_project(
+    db: None, user: User, source_root: Path, untrusted_image: str
+) -> Project:
+    """The custom-image crate as a server-local project whose xcargo.dockerfile starts from an
+    image of a registry nobody trusted (and names it by tag, not digest).
+    """
+    directory = source_root / "custom-image"
+    shutil.copytree(FIXTURES / "custom-image", directory, ignore=shutil.ignore_patterns("target"))
+    (directory / "xcargo.dockerfile").write_text(
+        f"FROM {untrusted_image}\nCOPY tools/greeting /usr/local/bin/custom-greeting\n"
+    )
+    return create_project(
+        name="custom-image", local_path=str(directory), triples=[AARCH64], created_by=user
+    )

@@ -245,3 +245,37 @@ def test_a_slow_build_streams_its_log_to_the_page_and_is_cancelled_there(
     page.screenshot(path=OUTPUT / "build-cancelled.png", full_page=True)
     build = Build.objects.get(pk=build_id)
     assert (build.state, build.error_kind) == (Build.State.CANCELLED, Build.ErrorKind.CANCELLED)
+
+
+def test_a_dockerfile_from_an_untrusted_registry_waits_for_an_admins_yes_on_its_page(
+    page: Page, user, untrusted_dockerfile_project, engine_host, celery_worker: WorkerProcess
+):
+    user.is_staff = True
+    user.save()
+    page.goto(f"/projects/{untrusted_dockerfile_project.slug}/")
+    page.get_by_role("button", name=f"Build custom-image for {AARCH64}").click()
+    expect(page).to_have_url(re.compile(r"/builds/\d+/$"))
+
+    watch(page, lambda state, _log: state == "awaiting approval", seconds=120, worker=celery_worker)
+
+    approval = page.locator("#approval")
+    expect(approval).to_contain_text("xcargo.dockerfile")
+    flagged = approval.locator("tr.concern")
+    expect(flagged).to_have_count(1)
+    expect(flagged).to_contain_text("FROM 127.0.0.1:5999/team/rust:1")
+    expect(flagged).to_contain_text("127.0.0.1:5999, which is not a trusted registry")
+    page.screenshot(path=OUTPUT / "dockerfile-approval.png", full_page=True)
+
+    page.get_by_role("button", name="Approve this Dockerfile").click()
+    state, log = watch(
+        page,
+        lambda state, log: state in FINAL_STATES and bool(LAST_LINE.search(log)),
+        seconds=BUILD_SECONDS,
+        worker=celery_worker,
+    )
+
+    assert state == "finished", (log, celery_worker.log_tail())
+    expect(page.locator("#approval-decision")).to_contain_text("Approved by ada")
+    assert "concerns approved by a person" in log
+    build = Build.objects.get(pk=build_id_of(page))
+    assert build.dockerfile_approval.decided_by == user

@@ -1,0 +1,95 @@
+"""A person's yes or no to a custom Dockerfile with concerns (review findings, images from
+untrusted registries).
+
+A build whose Dockerfile needs a decision is parked, not failed: it leaves the running states
+(so its target is free for other builds) for "awaiting approval", tied to the project's
+approval of that exact Dockerfile. A decision applies to every build waiting on it: approved,
+they are queued again and run; rejected, they end with who rejected it. "Trust always" adds
+the registry to the trusted ones as well, so no Dockerfile is asked about it again.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from builds.models import Build, DockerfileApproval, TrustedRegistry
+from builds.services.builds import end_build, requeue_build
+from builds.services.errors import Conflict
+from runtimes.images.trust import ApprovalNeeded
+
+
+def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApproval:
+    """Move a running build to "awaiting approval" on its project's approval of this
+    Dockerfile (made, pending, the first time it is asked about).
+    """
+    build = Build.objects.select_related("project").get(pk=build_id)
+    with transaction.atomic():
+        approval, _ = DockerfileApproval.objects.get_or_create(
+            project=build.project,
+            code=needed.approval,
+            defaults=dict(
+                path=needed.shown_path,
+                text=needed.text,
+                concerns=[
+                    {"line": c.line, "what": c.what, "registry": c.registry}
+                    for c in needed.concerns
+                ],
+            ),
+        )
+        Build.objects.filter(pk=build_id, state__in=Build.RUNNING_STATES).update(
+            state=Build.State.AWAITING_APPROVAL,
+            dockerfile_approval=approval,
+            error_message="",
+        )
+    return approval
+
+
+def decide(
+    *,
+    approval: DockerfileApproval,
+    approve: bool,
+    decided_by: AbstractBaseUser,
+    trust_registries: bool = False,
+) -> DockerfileApproval:
+    """Record the decision and act on the builds waiting for it; `trust_registries` (with an
+    approval) trusts the untrusted registries it names from now on.
+    """
+    who = getattr(decided_by, "username", "someone")
+    with transaction.atomic():
+        decided = DockerfileApproval.objects.filter(
+            pk=approval.pk, decision=DockerfileApproval.Decision.PENDING
+        ).update(
+            decision=(
+                DockerfileApproval.Decision.APPROVED
+                if approve
+                else DockerfileApproval.Decision.REJECTED
+            ),
+            decided_by=decided_by,
+            decided_at=timezone.now(),
+        )
+        if not decided:
+            raise Conflict(f"{approval.path} ({approval.code}) was decided already")
+        if approve and trust_registries:
+            for host in approval.untrusted_registries():
+                TrustedRegistry.objects.get_or_create(
+                    host=host,
+                    defaults={"note": f"trusted from {approval.path}", "added_by": decided_by},
+                )
+        waiting = list(
+            approval.builds.filter(state=Build.State.AWAITING_APPROVAL).values_list("pk", flat=True)
+        )
+        for build_id in waiting:
+            if approve:
+                requeue_build(build_id, from_states=[Build.State.AWAITING_APPROVAL])
+            else:
+                end_build(
+                    build_id,
+                    state=Build.State.FAILED,
+                    error_kind=Build.ErrorKind.USER,
+                    error_message=f"{approval.path} was rejected by {who}",
+                    from_states=[Build.State.AWAITING_APPROVAL],
+                )
+    approval.refresh_from_db()
+    return approval
