@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from runtimes.images.review import LATEST, UNPINNED, DockerfileError, review_dockerfile
+from runtimes.images.review.used_images import platform_args
 from tests.dockerfile_review_support import DIGEST, PINNED, found, review, used
 
 # --- Images: FROM
@@ -186,6 +187,15 @@ def test_copy_from_sees_the_args_its_stage_declares() -> None:
 def test_unresolved_arg_is_an_error_naming_the_line() -> None:
     with pytest.raises(DockerfileError, match=r"Dockerfile line 3: \$BASE has no value"):
         review("ARG BASE", PINNED, "FROM $BASE")
+
+
+def test_the_platform_args_docker_defines_by_itself_resolve_to_this_machines_platform() -> None:
+    arch = platform_args()["TARGETARCH"]
+
+    result = review(f"FROM alpine:3-$TARGETARCH@{DIGEST}", "ARG BUILDOS", "RUN echo $BUILDOS")
+
+    assert used(result) == [(1, "FROM", f"docker.io/library/alpine:3-{arch}@{DIGEST}")]
+    assert platform_args()["TARGETPLATFORM"] == f"linux/{arch}"
 
 
 def test_build_arg_for_an_undeclared_name_does_not_resolve_from() -> None:

@@ -99,7 +99,8 @@ def execute_build(build_id: int) -> EngineHost | None:
     workspace = _Workspace.of(build)
     interrupted: BaseException | None = None
     parked: ApprovalNeeded | None = None
-    with BuildLog(build.pk) as log:
+    # A build queued again (its Dockerfile approved) goes on with its log where it stopped.
+    with BuildLog(build.pk, first_line=build.log_lines) as log:
         try:
             ending = _ending_of_result(_run(build, workspace, log), log)
         except ApprovalNeeded as needed:

@@ -66,6 +66,9 @@ def test_an_untrusted_base_waits_for_an_admin_who_trusts_its_registry_and_it_bui
         "custom-image: greetings from the custom image"
     ]
     assert TrustedRegistry.objects.filter(host="127.0.0.1:5999").exists()
+    lines = api_client.get(f"/api/builds/{queued['id']}/log?limit=5000").json()["lines"]
+    waited = lines.index("xcargo: the build waits for an admin's decision on its page")
+    assert "xcargo: finished: custom-image" in lines[waited:], "one log, the run after the wait"
 
     again = wait_for(
         api_client, trigger(api_client, untrusted_dockerfile_project.slug)["id"], until=finished

@@ -6,6 +6,7 @@ change under the build.
 
 from __future__ import annotations
 
+import platform
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -68,6 +69,22 @@ def _from_parts(instruction: Instruction) -> tuple[str, str | None]:
     raise DockerfileError(message, line=instruction.line)
 
 
+# Docker's names for this machine's architectures, as its platform ARGs spell them.
+_DOCKER_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+
+
+def platform_args() -> dict[str, str | None]:
+    """The platform ARGs Docker and Podman define by themselves (`FROM base-$TARGETARCH` needs
+    no ARG line): images are built on this machine's engine, so its platform, for both the
+    build and the target platform.
+    """
+    arch = _DOCKER_ARCH.get(platform.machine(), platform.machine())
+    values = {"PLATFORM": f"linux/{arch}", "OS": "linux", "ARCH": arch, "VARIANT": ""}
+    return {
+        f"{side}{name}": value for side in ("TARGET", "BUILD") for name, value in values.items()
+    }
+
+
 class _ImageWalk:
     """Follows stages and ARG values through the file, as Docker resolves them: ARGs declared
     before the first FROM are what FROM lines see; a stage sees only the ARGs it declares
@@ -78,7 +95,7 @@ class _ImageWalk:
         self.build_args = build_args
         self.stage_names = stage_names
         self.earlier_stages: set[str] = set()
-        self.global_args: dict[str, str | None] = {}
+        self.global_args: dict[str, str | None] = platform_args()
         self.stage_args: dict[str, str | None] | None = None
         self.stages_seen = 0
 
