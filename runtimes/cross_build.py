@@ -41,8 +41,7 @@ from runtimes.glibc import GlibcVersion
 from runtimes.images.builder import find_image
 from runtimes.images.catalogue import toolchain_images
 from runtimes.images.choice import ImageChoice, choose_image
-from runtimes.images.custom import CustomDockerfile, ensure_custom_image
-from runtimes.images.review import review_dockerfile
+from runtimes.images.custom import CustomImage, ensure_custom_image
 from runtimes.images.trust import approval_code, check_approved
 from runtimes.linking import choose_floor, choose_linking
 from runtimes.native_build import run_native
@@ -82,6 +81,8 @@ _SIGKILL = "(signal: 9, SIGKILL: kill)"
 _NO_STD = re.compile(r"can't find crate for `(std|core)`")
 # What cargo says when a dependency's rust-version is above the toolchain's rustc.
 _TOO_OLD = "is not supported by the following packages"
+# What lld says under zig when a shared library of the image needs a newer glibc than the floor.
+_NEWER_GLIBC = re.compile(r"undefined reference: \S+@GLIBC_(\d+\.\d+)")
 # What cargo says when --offline finds a crate missing from CARGO_HOME.
 _OFFLINE_MISS = ("--offline was specified", "you're using offline mode", "offline mode")
 _BUILT, _FAILED, _MISSING_CRATES = "built", "failed", "missing crates"
@@ -139,6 +140,7 @@ def run_build(
         request.config,
         toolchain=lambda: _choose_toolchain(engine, request),
         project_root=request.project.root,
+        image_ids=lambda reference: _image_id(engine, reference),
         named=request.image,
         named_by=request.image_named_by,
         dockerfile=request.dockerfile,
@@ -281,14 +283,10 @@ def _image_for(
     toolchain image made first when it is missing and the request allows it; an image someone
     named is never made or pulled.
     """
-    if choice.dockerfile is not None and choice.context is not None:
-        _check_dockerfile(request, choice.dockerfile, on_line)
+    if choice.custom is not None:
+        _check_dockerfile(request, choice.custom, on_line)
         return ensure_custom_image(
-            engine,
-            choice.dockerfile,
-            choice.context,
-            project=request.project.key,
-            on_line=on_line,
+            engine, choice.custom, project=request.project.key, on_line=on_line
         )
     making = choice.toolchain if request.bootstrap_missing else None
     try:
@@ -305,15 +303,17 @@ def _image_for(
     return resolve_image(engine, choice, request.triple)
 
 
-def _check_dockerfile(
-    request: BuildRequest, custom: CustomDockerfile, on_line: LineCallback
-) -> None:
-    """Review the Dockerfile; one with concerns is built only once a person approved it."""
-    shown, text = custom.shown, custom.text()
-    review = review_dockerfile(text, build_args=custom.build_args)
+def _image_id(engine: Engine, reference: str) -> str | None:
+    image = find_image(engine, reference)
+    return image.id if image is not None else None
+
+
+def _check_dockerfile(request: BuildRequest, image: CustomImage, on_line: LineCallback) -> None:
+    """A Dockerfile with concerns is built only once a person approved its reviewed text."""
+    shown, review = image.dockerfile.shown, image.review
     approved = check_approved(
         shown,
-        text,
+        image.text,
         review,
         request.trust,
         request.approved_dockerfiles,
@@ -453,6 +453,7 @@ class _Run:
                     self.result.image,
                     self.request.limits.memory,
                     self.result.toolchain,
+                    self.result.glibc_floor,
                 )
                 return _FAILED
             self.on_phase(COLLECTING)
@@ -606,16 +607,29 @@ class _LogFindings:
     sigkill: bool = False
     offline_miss: bool = False
     too_old: bool = False
+    # A library of the image that the link needed at a newer glibc than the floor ("2.34").
+    newer_glibc: GlibcVersion | None = None
 
     def scan(self, line: str) -> None:
         self.too_old = self.too_old or _TOO_OLD in line
+        if match := _NEWER_GLIBC.search(line):
+            needed = GlibcVersion.parse(match[1])
+            self.newer_glibc = max(needed, self.newer_glibc or needed)
         self.read_only = self.read_only or _READ_ONLY in line
         self.no_std = self.no_std or bool(_NO_STD.search(line))
         self.sigkill = self.sigkill or _SIGKILL in line
         self.offline_miss = self.offline_miss or any(hint in line for hint in _OFFLINE_MISS)
 
-    def explain(self, triple: str, image: str, memory: str, toolchain: str) -> str:
+    def explain(self, triple: str, image: str, memory: str, toolchain: str, floor: str) -> str:
         """Name the failures that are xcargo's doing, which cargo's own words can't explain."""
+        if self.newer_glibc is not None and floor:
+            return (
+                f"a library linked from {image} needs glibc {self.newer_glibc}, above the "
+                f"build's floor {floor} (see the undefined references above): the system "
+                "libraries of an image are as new as its glibc; build the library from source "
+                "(a -sys crate's `vendored` or `static` feature), or raise the floor "
+                f'(xcargo.toml: [targets."{triple}".container] glibc)'
+            )
         if self.too_old:
             return (
                 f"a dependency needs a newer rustc than toolchain {toolchain} (see the log "

@@ -15,6 +15,7 @@ from runtimes.images.custom import (
     check_relative_path,
     find_dockerfile,
     path_inside,
+    prepare_custom_image,
     read_context,
 )
 
@@ -130,3 +131,62 @@ def test_a_dockerfile_outside_its_context_is_sent_under_a_name_of_its_own(tmp_pa
     assert found.name_in_context == ".xcargo.Dockerfile"
     assert found.shown == "docker/cross.Dockerfile"
     assert found.build_args == {"A": "1"}
+
+
+def prepared(root: Path, dockerfile: str, ids: dict[str, str] | None = None) -> str:
+    """The name of the custom image `dockerfile` (as xcargo.dockerfile in `root`) makes."""
+    (root / PROJECT_DOCKERFILE).write_text(dockerfile)
+    return prepare_custom_image(custom(root), image_ids=(ids or {}).get).reference
+
+
+def test_editing_a_source_file_the_image_does_not_take_keeps_the_image(tmp_path):
+    """So the build keeps its warm target cache: a new image would start a cold one."""
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "greeting").write_text("v1")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text("fn main() {}")
+    dockerfile = "FROM scratch\nCOPY ./tools/ /usr/local/bin/\n"
+    first = prepared(tmp_path, dockerfile)
+
+    (tmp_path / "src" / "main.rs").write_text("fn main() { println!(); }")
+    (tmp_path / "xcargo.toml").write_text("")
+    assert prepared(tmp_path, dockerfile) == first
+
+    (tmp_path / "tools" / "greeting").write_text("v2")
+    assert prepared(tmp_path, dockerfile) != first
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    ["FROM scratch\nCOPY . /src\n", "FROM scratch\nARG WHAT=src\nCOPY $WHAT /src\n"],
+)
+def test_copying_the_whole_context_or_a_variable_path_makes_every_file_count(tmp_path, dockerfile):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text("fn main() {}")
+    first = prepared(tmp_path, dockerfile)
+
+    (tmp_path / "src" / "main.rs").write_text("fn main() { println!(); }")
+
+    assert prepared(tmp_path, dockerfile) != first
+
+
+def test_globs_take_what_docker_would(tmp_path):
+    (tmp_path / "a.toml").write_text("1")
+    (tmp_path / "b.txt").write_text("1")
+    dockerfile = "FROM scratch\nCOPY *.toml /etc/\n"
+    first = prepared(tmp_path, dockerfile)
+
+    (tmp_path / "b.txt").write_text("2")
+    assert prepared(tmp_path, dockerfile) == first
+    (tmp_path / "a.toml").write_text("2")
+    assert prepared(tmp_path, dockerfile) != first
+
+
+def test_a_base_image_made_again_makes_a_new_custom_image(tmp_path):
+    dockerfile = "FROM localhost/xcargo/debian:trixie\n"
+    base = "localhost/xcargo/debian:trixie"
+
+    before = prepared(tmp_path, dockerfile, {base: "sha256:aaa"})
+
+    assert prepared(tmp_path, dockerfile, {base: "sha256:aaa"}) == before
+    assert prepared(tmp_path, dockerfile, {base: "sha256:bbb"}) != before

@@ -67,11 +67,19 @@ def test_the_project_dockerfile_adds_a_tool_the_build_runs_and_is_built_once(
     assert second.succeeded, second_lines[-30:]
     assert (second.image, second.image_id) == (first.image, first.image_id)
     assert (
-        f"xcargo: xcargo.dockerfile and its context are unchanged: image {first.image} is "
+        f"xcargo: xcargo.dockerfile and what it takes are unchanged: image {first.image} is "
         "not rebuilt" in second_lines
     )
     assert second.volumes.target == first.volumes.target, "the same warm target cache"
     assert not any("Compiling custom-image" in line for line in second_lines), second_lines
+
+    # A source file the image does not take: the same image, and the same warm target cache.
+    main = project.root / "src" / "main.rs"
+    main.write_text(main.read_text().replace("custom-image: ", "custom-image says: "))
+    edited = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert (edited.image, edited.volumes.target) == (first.image, first.volumes.target)
+    assert edited.artifacts[0].smoke.output[0] == GREETING.replace(": ", " says: ", 1)
 
 
 def test_a_changed_file_of_the_context_makes_a_new_image(custom_images, copy_fixture, tmp_path):

@@ -308,3 +308,20 @@ def test_instruction_too_long_to_review_is_an_error_naming_its_line() -> None:
 def test_more_commands_than_a_review_reads_is_an_error_naming_the_line() -> None:
     with pytest.raises(DockerfileError, match=r"line \d+: more than \d+ characters of commands"):
         review(PINNED, *["RUN curl -o /tmp/f https://example.com/f"] * 10_000)
+
+
+@pytest.mark.parametrize(
+    ("lines", "sources"),
+    [
+        (["COPY tools/greeting ./a.sh /usr/local/bin/"], ("tools/greeting", "a.sh")),
+        (["COPY . /src"], ("*",)),
+        (["COPY ./ /src", "ADD /etc/x /y"], ("*", "etc/x")),
+        (['COPY ["a b", "/c"]'], ("a b",)),
+        (["ADD https://example.com/x.tar /x", "COPY --from=0 /a /b"], ()),
+        (["COPY <<EOF /f", "hello", "EOF"], ()),
+        (["ONBUILD COPY . /src"], ()),
+        (["ARG WHAT=src", "COPY $WHAT /src"], None),
+    ],
+)
+def test_the_context_paths_copy_and_add_take(lines, sources) -> None:
+    assert review(PINNED, *lines).context_sources == sources

@@ -24,6 +24,10 @@ def _never_asked() -> ToolchainChoice:
     raise AssertionError("a named image has its own rustc: no toolchain is chosen for it")
 
 
+def _no_images(_reference: str) -> None:
+    return None
+
+
 def _config(tmp_path: Path, text: str = ""):
     (tmp_path / "xcargo.toml").write_text(text)
     return load_config(tmp_path)
@@ -31,7 +35,7 @@ def _config(tmp_path: Path, text: str = ""):
 
 def test_nothing_named_gives_the_image_of_the_chosen_toolchain_which_xcargo_may_make(tmp_path):
     choice = image_choice.choose_image(
-        AARCH64, _config(tmp_path), toolchain=_chosen, project_root=tmp_path
+        AARCH64, _config(tmp_path), toolchain=_chosen, project_root=tmp_path, image_ids=_no_images
     )
 
     assert choice.reference == naming.toolchain_image(AARCH64, "1.96")
@@ -44,7 +48,7 @@ def test_xcargo_toml_names_the_image_of_a_target(tmp_path):
     config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
 
     choice = image_choice.choose_image(
-        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path, image_ids=_no_images
     )
 
     assert choice.reference == "docker.io/library/debian:bookworm"
@@ -60,6 +64,7 @@ def test_an_image_named_with_the_build_wins_and_says_how_it_was_named(tmp_path):
         config,
         toolchain=_never_asked,
         project_root=tmp_path,
+        image_ids=_no_images,
         named="localhost/mine:1",
         named_by="--container-image",
     )
@@ -75,20 +80,24 @@ def test_a_dockerfile_in_xcargo_toml_makes_a_custom_image_named_by_its_content(t
     )
 
     choice = image_choice.choose_image(
-        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path, image_ids=_no_images
     )
 
     assert choice.source == image_choice.DOCKERFILE and not choice.makeable
-    assert choice.reference == naming.custom_image(choice.context.digest)
+    assert choice.reference.startswith(naming.CUSTOM_REPOSITORY + ":")
     assert choice.reason == f'made from xcargo.toml: [targets."{AARCH64}".container] dockerfile'
-    assert choice.dockerfile.dockerfile == tmp_path / "Dockerfile.cross"
+    assert choice.custom.dockerfile.dockerfile == tmp_path / "Dockerfile.cross"
 
 
 def test_xcargo_dockerfile_in_the_project_root_serves_every_target(tmp_path):
     (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\n")
 
     choice = image_choice.choose_image(
-        AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path
+        AARCH64,
+        _config(tmp_path),
+        toolchain=_never_asked,
+        project_root=tmp_path,
+        image_ids=_no_images,
     )
 
     assert choice.source == image_choice.DOCKERFILE
@@ -100,7 +109,7 @@ def test_the_image_in_xcargo_toml_wins_over_xcargo_dockerfile(tmp_path):
     config = _config(tmp_path, f'[targets."{AARCH64}".container]\nimage = "debian:bookworm"\n')
 
     choice = image_choice.choose_image(
-        AARCH64, config, toolchain=_never_asked, project_root=tmp_path
+        AARCH64, config, toolchain=_never_asked, project_root=tmp_path, image_ids=_no_images
     )
 
     assert choice.source == image_choice.CONFIG
@@ -115,6 +124,7 @@ def test_a_dockerfile_named_with_the_build_wins_over_the_configured_image(tmp_pa
         config,
         toolchain=_never_asked,
         project_root=tmp_path,
+        image_ids=_no_images,
         dockerfile="ci.Dockerfile",
     )
 
@@ -128,7 +138,12 @@ def test_the_same_dockerfile_and_context_give_the_same_image_and_any_change_anot
 
     def reference(**extra):
         return image_choice.choose_image(
-            AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path, **extra
+            AARCH64,
+            _config(tmp_path),
+            toolchain=_never_asked,
+            project_root=tmp_path,
+            image_ids=_no_images,
+            **extra,
         ).reference
 
     first = reference()
@@ -145,7 +160,11 @@ def test_files_dockerignore_leaves_out_do_not_change_the_image(tmp_path):
 
     def reference():
         return image_choice.choose_image(
-            AARCH64, _config(tmp_path), toolchain=_never_asked, project_root=tmp_path
+            AARCH64,
+            _config(tmp_path),
+            toolchain=_never_asked,
+            project_root=tmp_path,
+            image_ids=_no_images,
         ).reference
 
     first = reference()
@@ -166,6 +185,7 @@ def test_a_dockerfile_outside_the_project_is_refused(tmp_path, named):
             _config(project),
             toolchain=_never_asked,
             project_root=project,
+            image_ids=_no_images,
             dockerfile=named,
         )
 
@@ -177,5 +197,6 @@ def test_a_missing_dockerfile_is_named(tmp_path):
             _config(tmp_path),
             toolchain=_never_asked,
             project_root=tmp_path,
+            image_ids=_no_images,
             dockerfile="nope.Dockerfile",
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runtimes import naming
 from runtimes.config import XcargoConfig
-from runtimes.images.custom import BuildContext, CustomDockerfile, find_dockerfile, read_context
+from runtimes.images.custom import CustomImage, ImageIds, find_dockerfile, prepare_custom_image
 from runtimes.toolchain_choice import ToolchainChoice
 
 # Where a choice came from, most specific first.
@@ -32,9 +32,8 @@ class ImageChoice:
     reason: str
     # The toolchain the image was chosen for; None for a named image (its rustc is its own).
     toolchain: ToolchainChoice | None = None
-    # The Dockerfile and context a custom image is made from; None for any other source.
-    dockerfile: CustomDockerfile | None = None
-    context: BuildContext | None = None
+    # What a custom image is made of, reviewed and measured; None for any other source.
+    custom: CustomImage | None = None
 
     @property
     def makeable(self) -> bool:
@@ -50,6 +49,7 @@ def choose_image(
     *,
     toolchain: Callable[[], ToolchainChoice],
     project_root: Path,
+    image_ids: ImageIds,
     named: str | None = None,
     named_by: str = "",
     dockerfile: str | None = None,
@@ -60,6 +60,7 @@ def choose_image(
     for the reason); a Dockerfile named with the build; the target's image in xcargo.toml; its
     Dockerfile there, or `xcargo.dockerfile` in the project root; else the toolchain image of
     the toolchain `toolchain()` chooses (asked only then: other images have their own rustc).
+    `image_ids` tells the id of an image on the engine, which a custom image's name includes.
     """
     target = config.for_target(triple)
     if named:
@@ -78,13 +79,9 @@ def choose_image(
         named_by=dockerfile_named_by,
     )
     if custom is not None:
-        context = read_context(custom)
+        image = prepare_custom_image(custom, image_ids=image_ids)
         return ImageChoice(
-            naming.custom_image(context.digest),
-            DOCKERFILE,
-            f"made from {custom.named_by}",
-            dockerfile=custom,
-            context=context,
+            image.reference, DOCKERFILE, f"made from {custom.named_by}", custom=image
         )
     chosen = toolchain()
     return ImageChoice(

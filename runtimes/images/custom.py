@@ -9,6 +9,7 @@ list is packed for the engine. A context that is too large is refused before any
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from docker.models.images import Image
@@ -26,6 +27,8 @@ from runtimes import naming
 from runtimes.engine import Engine
 from runtimes.errors import UsageError, XcargoError
 from runtimes.images.builder import build_image, find_image, label_instruction
+from runtimes.images.review import DockerfileReview, review_dockerfile
+from runtimes.images.review.context_sources import WHOLE_CONTEXT
 from runtimes.sizes import human_size
 from runtimes.vocabulary import IMAGE
 
@@ -163,39 +166,90 @@ class BuildContext:
     root: Path
     files: tuple[str, ...]
     size: int
-    digest: str = field(repr=False)
 
     def describe(self) -> str:
         return f"{len(self.files)} files, {human_size(self.size)}"
 
 
+@dataclass(frozen=True)
+class CustomImage:
+    """A custom image as it will be made: the Dockerfile's text as read once (the very text
+    that was reviewed is the one built), its review, its context, and its name.
+    """
+
+    dockerfile: CustomDockerfile
+    text: str
+    review: DockerfileReview
+    context: BuildContext
+    reference: str
+
+
+ImageIds = Callable[[str], str | None]
+
+
+def prepare_custom_image(
+    custom: CustomDockerfile, *, image_ids: ImageIds, limit: int = MAX_CONTEXT_BYTES
+) -> CustomImage:
+    """Read, review and measure what the image is made of, and name it by a hash of exactly
+    that: the text, the build arguments, the images it starts from as the engine has them
+    (`image_ids`: an image's id, None when missing) and the files of the context that its
+    COPY and ADD take. Editing a source file the image does not take keeps the image, and so
+    the build's warm target cache; a re-made base image makes a new one.
+    """
+    text = custom.text()
+    review = review_dockerfile(text, build_args=custom.build_args)
+    context = read_context(custom, limit=limit)
+    digest = hashlib.sha256()
+    bases = {
+        used.reference.canonical: image_ids(used.reference.canonical) for used in review.images
+    }
+    material = {"dockerfile": text, "args": dict(custom.build_args), "bases": bases}
+    digest.update(json.dumps(material, sort_keys=True).encode())
+    for name in context.files:
+        if _taken(name, review.context_sources):
+            digest.update(_entry(context.root / name, name))
+    return CustomImage(custom, text, review, context, naming.custom_image(digest.hexdigest()))
+
+
 def read_context(custom: CustomDockerfile, *, limit: int = MAX_CONTEXT_BYTES) -> BuildContext:
-    """List, measure and hash the context; refuse it past `limit`, naming the largest parts."""
+    """List and measure the context; refuse it past `limit`, naming the largest parts."""
     root = custom.context
     if not root.is_dir():
         raise UsageError(f"the build context {root} is not a directory")
     files = tuple(sorted(exclude_paths(str(root), _ignore_patterns(root), custom.name_in_context)))
-    digest = hashlib.sha256()
-    digest.update(
-        json.dumps(
-            {"dockerfile": custom.text(), "args": dict(custom.build_args)}, sort_keys=True
-        ).encode()
-    )
     size = 0
     for name in files:
-        path = root / name
-        info = os.lstat(path)
+        info = os.lstat(root / name)
         if stat.S_ISREG(info.st_mode):
             size += info.st_size
             if size > limit:
                 raise _too_large(root, files, limit)
-            content = _file_digest(path)
-        elif stat.S_ISLNK(info.st_mode):
-            content = "link:" + os.readlink(path)
-        else:
-            content = "dir" if stat.S_ISDIR(info.st_mode) else "other"
-        digest.update(f"\0{name}\0{stat.S_IMODE(info.st_mode):o}\0{content}".encode())
-    return BuildContext(root, files, size, digest.hexdigest())
+    return BuildContext(root, files, size)
+
+
+def _taken(name: str, sources: tuple[str, ...] | None) -> bool:
+    """Whether COPY or ADD takes this context path: it, or a directory above it, matches a
+    source (globs as Docker's, `*` crossing `/` too: when in doubt, a file counts).
+    """
+    if sources is None or WHOLE_CONTEXT in sources:
+        return True
+    parts = name.split("/")
+    above = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    return any(fnmatch.fnmatchcase(path, source) for source in sources for path in above)
+
+
+def _entry(path: Path, name: str) -> bytes:
+    """One context entry as the image sees it: its name, mode and content (a link's target,
+    never what it points to).
+    """
+    info = os.lstat(path)
+    if stat.S_ISREG(info.st_mode):
+        content = _file_digest(path)
+    elif stat.S_ISLNK(info.st_mode):
+        content = "link:" + os.readlink(path)
+    else:
+        content = "dir" if stat.S_ISDIR(info.st_mode) else "other"
+    return f"\0{name}\0{stat.S_IMODE(info.st_mode):o}\0{content}".encode()
 
 
 def _ignore_patterns(root: Path) -> list[str]:
@@ -229,29 +283,24 @@ def _too_large(root: Path, files: tuple[str, ...], limit: int) -> UsageError:
 
 
 def ensure_custom_image(
-    engine: Engine,
-    custom: CustomDockerfile,
-    context: BuildContext,
-    *,
-    project: str,
-    on_line: LineCallback,
+    engine: Engine, image: CustomImage, *, project: str, on_line: LineCallback
 ) -> Image:
-    """The image of this Dockerfile and context, built only when no image has its hash."""
-    tag = naming.custom_image(context.digest)
-    shown = custom.shown
-    image = find_image(engine, tag)
-    if image is not None:
-        on_line(f"xcargo: {shown} and its context are unchanged: image {tag} is not rebuilt")
-        return image
-    on_line(f"xcargo: building {tag} from {shown} (context: {context.describe()})")
+    """The custom image, built only when no image has its name (the hash of its material)."""
+    tag, shown = image.reference, image.dockerfile.shown
+    existing = find_image(engine, tag)
+    if existing is not None:
+        on_line(f"xcargo: {shown} and what it takes are unchanged: image {tag} is not rebuilt")
+        return existing
+    on_line(f"xcargo: building {tag} from {shown} (context: {image.context.describe()})")
     labels = naming.managed_labels(naming.KIND_CUSTOM, project=project)
-    text = custom.text().rstrip("\n") + "\n" + label_instruction(labels)
+    text = image.text.rstrip("\n") + "\n" + label_instruction(labels)
+    sent_as = image.dockerfile.name_in_context
     with tempfile.TemporaryFile() as archive:
         create_archive(
-            root=str(context.root),
-            files=list(context.files),
+            root=str(image.context.root),
+            files=list(image.context.files),
             fileobj=archive,
-            extra_files=[(custom.name_in_context, text)],
+            extra_files=[(sent_as, text)],
         )
         image_id = build_image(
             engine,
@@ -260,8 +309,8 @@ def ensure_custom_image(
             error=CustomImageError,
             fileobj=archive,
             custom_context=True,
-            dockerfile=custom.name_in_context,
-            buildargs=dict(custom.build_args),
+            dockerfile=sent_as,
+            buildargs=dict(image.dockerfile.build_args),
             pull=False,
         )
     on_line(f"xcargo: built {tag} ({naming.image_key(image_id)})")

@@ -23,7 +23,8 @@ quadratic.
 
 One job per module: `reviewing` (review_dockerfile: the steps in order, and the digest),
 `result` (what a review returns and raises: images, findings and their kinds), `dockerfile`
-(reading the file: instructions, continuations, heredocs, size limits), `used_images` (FROM,
+(reading the file: instructions, continuations, heredocs, size limits), `context_sources`
+(what COPY and ADD take from the build context), `used_images` (FROM,
 COPY --from, RUN --mount, `# syntax` and the findings about them), `instruction_rules` (the
 findings of each instruction), and for shell commands `shell_model` (commands, pipelines,
 scripts), `shell_reader` (bashlex within the budgets), `shell_scanner` (the token-level

@@ -61,6 +61,10 @@ class DockerfileReview:
     digest: str
     images: tuple[UsedImage, ...]
     findings: tuple[Finding, ...]
+    # The paths of the build context COPY and ADD take (relative, as written: globs kept), so
+    # that only they make a custom image's name; None when a variable hides one (then the
+    # whole context counts).
+    context_sources: tuple[str, ...] | None = ()
 
     @property
     def clean(self) -> bool:

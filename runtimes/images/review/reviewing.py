@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+from runtimes.images.review.context_sources import context_sources
 from runtimes.images.review.dockerfile import TOO_LARGE_HINT, read_dockerfile
 from runtimes.images.review.instruction_rules import instruction_findings
 from runtimes.images.review.result import DockerfileError, DockerfileReview
@@ -35,7 +36,9 @@ def review_dockerfile(
         except OverBudget as err:
             raise DockerfileError(str(err), line=instruction.line, hint=TOO_LARGE_HINT) from err
     ordered = sorted(dict.fromkeys(findings), key=lambda finding: finding.line)
-    return DockerfileReview(_digest(text, arguments), tuple(images), tuple(ordered))
+    return DockerfileReview(
+        _digest(text, arguments), tuple(images), tuple(ordered), context_sources(instructions)
+    )
 
 
 def _digest(text: str, build_args: Mapping[str, str]) -> str:
