@@ -190,3 +190,47 @@ def test_the_cli_refuses_a_dockerfile_outside_the_project_and_names_the_approval
     assert refused.returncode == 2, refused.stderr
     assert "ci.Dockerfile:line 1: FROM 127.0.0.1:5999/team/rust:1" in refused.stderr
     assert "--approve-dockerfile " in refused.stderr
+
+
+NEWER_LIBRARY = """\
+ARG BASE
+FROM ${BASE}
+COPY tools/newer.c /tmp/newer.c
+RUN aarch64-linux-gnu-gcc -shared -fPIC -o /usr/lib/aarch64-linux-gnu/libnewer.so /tmp/newer.c
+"""
+# pthread_create moved into libc at glibc 2.34: a library calling it needs GLIBC_2.34.
+NEWER_C = """\
+#include <pthread.h>
+static void *run(void *p) { return p; }
+int started(void) {
+    pthread_t t;
+    return pthread_create(&t, 0, run, 0) || pthread_join(t, 0);
+}
+"""
+
+
+def test_a_library_of_the_image_newer_than_the_glibc_floor_is_named_with_what_to_do(
+    custom_images, copy_fixture, tmp_path
+):
+    """An image's own libraries are built against its glibc (2.41): linking one at the default
+    floor (2.28, with zig) cannot work, and the build says why instead of lld's words alone.
+    """
+    engine = custom_images
+    project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
+    (project.root / "xcargo.dockerfile").write_text(NEWER_LIBRARY)
+    (project.root / "tools" / "newer.c").write_text(NEWER_C)
+    (project.root / "build.rs").write_text(
+        'fn main() { println!("cargo:rustc-link-search=native=/usr/lib/aarch64-linux-gnu"); }\n'
+    )
+    (project.root / "src" / "main.rs").write_text(
+        '#[link(name = "newer")]\nextern "C" { fn started() -> i32; }\n'
+        'fn main() { println!("{}", unsafe { started() }); }\n'
+    )
+
+    result = build(engine, project, AARCH64, tmp_path / "state")
+
+    assert not result.succeeded
+    assert result.failure.startswith(
+        f"a library linked from {result.image} needs glibc 2.34, above the build's floor 2.28"
+    ), result.failure
+    assert "`vendored` or `static` feature" in result.failure
