@@ -34,6 +34,12 @@ def trust_policy() -> TrustPolicy:
     return TrustPolicy(tuple(TrustedRegistry.objects.values_list("host", flat=True)))
 
 
+def dockerfile_decision(project: Project, code: str) -> str | None:
+    """The decision taken on the project's Dockerfile of approval `code`; None: never asked."""
+    decisions = DockerfileApproval.objects.filter(project=project, code=code)
+    return decisions.values_list("decision", flat=True).first()
+
+
 def approved_dockerfiles(project: Project) -> frozenset[str]:
     """The approval codes of the project's Dockerfiles a person approved."""
     approved = DockerfileApproval.objects.filter(

@@ -22,7 +22,9 @@ from runtimes.images.trust import ApprovalNeeded
 
 def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApproval:
     """Move a running build to "awaiting approval" on its project's approval of this
-    Dockerfile (made, pending, the first time it is asked about).
+    Dockerfile (made, pending, the first time it is asked about). A Dockerfile decided already
+    is not asked about again: rejected, the build fails at once; approved meanwhile (while
+    this build was starting), it is queued again.
     """
     build = Build.objects.select_related("project").get(pk=build_id)
     with transaction.atomic():
@@ -38,12 +40,27 @@ def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApprov
                 ],
             ),
         )
-        Build.objects.filter(pk=build_id, state__in=Build.RUNNING_STATES).update(
-            state=Build.State.AWAITING_APPROVAL,
-            dockerfile_approval=approval,
-            error_message="",
-        )
+        Build.objects.filter(pk=build_id).update(dockerfile_approval=approval)
+        if approval.decision == DockerfileApproval.Decision.REJECTED:
+            end_build(
+                build_id,
+                state=Build.State.FAILED,
+                error_kind=Build.ErrorKind.USER,
+                error_message=_rejection(approval),
+                from_states=Build.RUNNING_STATES,
+            )
+        elif approval.decision == DockerfileApproval.Decision.APPROVED:
+            requeue_build(build_id, from_states=Build.RUNNING_STATES)
+        else:
+            Build.objects.filter(pk=build_id, state__in=Build.RUNNING_STATES).update(
+                state=Build.State.AWAITING_APPROVAL, error_message=""
+            )
     return approval
+
+
+def _rejection(approval: DockerfileApproval) -> str:
+    who = approval.decided_by.get_username() if approval.decided_by else "someone"
+    return f"{approval.path} was rejected by {who}"
 
 
 def decide(
@@ -56,7 +73,6 @@ def decide(
     """Record the decision and act on the builds waiting for it; `trust_registries` (with an
     approval) trusts the untrusted registries it names from now on.
     """
-    who = getattr(decided_by, "username", "someone")
     with transaction.atomic():
         decided = DockerfileApproval.objects.filter(
             pk=approval.pk, decision=DockerfileApproval.Decision.PENDING
@@ -71,6 +87,7 @@ def decide(
         )
         if not decided:
             raise Conflict(f"{approval.path} ({approval.code}) was decided already")
+        approval.refresh_from_db()
         if approve and trust_registries:
             for host in approval.untrusted_registries():
                 TrustedRegistry.objects.get_or_create(
@@ -88,8 +105,7 @@ def decide(
                     build_id,
                     state=Build.State.FAILED,
                     error_kind=Build.ErrorKind.USER,
-                    error_message=f"{approval.path} was rejected by {who}",
+                    error_message=_rejection(approval),
                     from_states=[Build.State.AWAITING_APPROVAL],
                 )
-    approval.refresh_from_db()
     return approval

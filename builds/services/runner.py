@@ -21,8 +21,8 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from builds.models import Artifact, Build, EngineHost
-from builds.selectors import approved_dockerfiles, trust_policy
+from builds.models import Artifact, Build, DockerfileApproval, EngineHost
+from builds.selectors import approved_dockerfiles, dockerfile_decision, trust_policy
 from builds.services.approvals import park_for_approval
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
@@ -105,7 +105,7 @@ def execute_build(build_id: int) -> EngineHost | None:
             ending = _ending_of_result(_run(build, workspace, log), log)
         except ApprovalNeeded as needed:
             log.write(f"xcargo: {needed}")
-            log.write("xcargo: the build waits for an admin's decision on its page")
+            log.write(f"xcargo: {_waiting_for(build, needed)}")
             ending, parked = None, needed
         except BaseException as error:
             ending = _ending_of_error(build, error, log)
@@ -121,6 +121,16 @@ def execute_build(build_id: int) -> EngineHost | None:
     if interrupted is not None:
         raise interrupted
     return build.engine_host
+
+
+def _waiting_for(build: Build, needed: ApprovalNeeded) -> str:
+    """What becomes of a build whose Dockerfile needs a decision, as its log says it."""
+    decision = dockerfile_decision(build.project, needed.approval)
+    if decision == DockerfileApproval.Decision.REJECTED:
+        return "this Dockerfile was rejected before: the build fails"
+    if decision == DockerfileApproval.Decision.APPROVED:
+        return "this Dockerfile was approved meanwhile: the build is queued again"
+    return "the build waits for an admin's decision on its page"
 
 
 def _claim(build_id: int) -> Build | None:

@@ -177,3 +177,36 @@ def test_the_api_shows_the_approval_with_its_concerns(parked, api_client):
     assert body["approval"]["decision"] == "pending"
     assert body["approval"]["path"] == "xcargo.dockerfile"
     assert {"line": 2, "registry": None}.items() <= body["approval"]["concerns"][-1].items()
+
+
+def test_a_dockerfile_rejected_before_fails_its_next_build_at_once(hello_project, host, user):
+    decide(
+        approval=park_for_approval(running_build(hello_project, host).pk, needed()),
+        approve=False,
+        decided_by=user,
+    )
+    again = running_build(hello_project, host)
+
+    park_for_approval(again.pk, needed())
+
+    again.refresh_from_db()
+    assert (again.state, again.error_kind) == ("failed", "user")
+    assert again.error_message == "xcargo.dockerfile was rejected by ada"
+    assert again.dockerfile_approval.decision == "rejected", "the decision stays with it"
+
+
+def test_a_dockerfile_approved_while_a_build_started_queues_that_build_again(
+    hello_project, host, user, django_capture_on_commit_callbacks
+):
+    first = park_for_approval(running_build(hello_project, host).pk, needed())
+    with django_capture_on_commit_callbacks(execute=False):
+        decide(approval=first, approve=True, decided_by=user)
+    # Queued again, it is claimed and runs; its Dockerfile is found approved when it parks.
+    started = Build.objects.filter(dockerfile_approval=first).get()
+    Build.objects.filter(pk=started.pk).update(state=Build.State.BUILDING)
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        park_for_approval(started.pk, needed())
+
+    started.refresh_from_db()
+    assert started.state == "queued" and len(queued) == 1
