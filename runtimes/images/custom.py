@@ -1,10 +1,12 @@
 """Images made from a project's own Dockerfile (FR2): which Dockerfile a target uses, what its
-build context sends, and the image itself, named by a hash of all of that so that an unchanged
-Dockerfile and context are never built twice.
+build context sends, and the image itself, named by a hash of what it is made of so that it is
+never built twice.
 
-The files that are hashed are the very files that are sent: the context is listed once (with
-`.dockerignore` applied, as the engine would), measured against a limit, hashed, and that same
-list is packed for the engine. A context that is too large is refused before anything is sent.
+The context is listed once (with `.dockerignore` applied, as the engine would), measured
+against a limit and packed from that same list: a context that is too large is refused before
+anything is sent. The image's name hashes the reviewed text, the build arguments, the base
+images' ids and the context files its COPY and ADD take, not every file sent: an edit of a
+source file the image does not hold keeps the image, and with it the build's warm target cache.
 """
 
 from __future__ import annotations
