@@ -106,6 +106,11 @@ def toolchain_image(triple: str, channel: str) -> str:
     return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=80)}-{slug(channel)}"
 
 
+def is_own_image(reference: str) -> bool:
+    """Whether a canonical reference names an image xcargo made on this machine."""
+    return reference.startswith(OWN_IMAGES_PREFIX)
+
+
 def custom_image(digest: str) -> str:
     """A custom image's name: the same Dockerfile, arguments and context give the same one."""
     return f"{CUSTOM_REPOSITORY}:{digest[:24]}"

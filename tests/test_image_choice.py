@@ -132,25 +132,27 @@ def test_a_dockerfile_named_with_the_build_wins_over_the_configured_image(tmp_pa
     assert choice.reason == "made from --dockerfile ci.Dockerfile"
 
 
+def _custom_reference(project: Path, **extra) -> str:
+    """The name of the custom image the project's xcargo.dockerfile makes for aarch64."""
+    return image_choice.choose_image(
+        AARCH64,
+        _config(project),
+        toolchain=_never_asked,
+        project_root=project,
+        image_ids=_no_images,
+        **extra,
+    ).reference
+
+
 def test_the_same_dockerfile_and_context_give_the_same_image_and_any_change_another(tmp_path):
     (tmp_path / "xcargo.dockerfile").write_text("FROM scratch\nCOPY tool /tool\n")
     (tmp_path / "tool").write_text("v1")
 
-    def reference(**extra):
-        return image_choice.choose_image(
-            AARCH64,
-            _config(tmp_path),
-            toolchain=_never_asked,
-            project_root=tmp_path,
-            image_ids=_no_images,
-            **extra,
-        ).reference
-
-    first = reference()
-    assert reference() == first
-    assert reference(build_args={"A": "1"}) != first
+    first = _custom_reference(tmp_path)
+    assert _custom_reference(tmp_path) == first
+    assert _custom_reference(tmp_path, build_args={"A": "1"}) != first
     (tmp_path / "tool").write_text("v2")
-    assert reference() != first
+    assert _custom_reference(tmp_path) != first
 
 
 def test_files_dockerignore_leaves_out_do_not_change_the_image(tmp_path):
@@ -158,18 +160,9 @@ def test_files_dockerignore_leaves_out_do_not_change_the_image(tmp_path):
     (tmp_path / ".dockerignore").write_text("target/\n")
     (tmp_path / "target").mkdir()
 
-    def reference():
-        return image_choice.choose_image(
-            AARCH64,
-            _config(tmp_path),
-            toolchain=_never_asked,
-            project_root=tmp_path,
-            image_ids=_no_images,
-        ).reference
-
-    first = reference()
+    first = _custom_reference(tmp_path)
     (tmp_path / "target" / "big.bin").write_bytes(b"x" * 1000)
-    assert reference() == first
+    assert _custom_reference(tmp_path) == first
 
 
 @pytest.mark.parametrize("named", ["../outside.Dockerfile", "/etc/passwd", "link.Dockerfile"])

@@ -18,9 +18,7 @@ from runtimes.toolchain_choice import ToolchainChoice
 # Where a choice came from, most specific first.
 NAMED = "named"  # with the build itself: --container-image, or the server's target setting
 CONFIG = "xcargo.toml"  # [targets."<triple>".container] image
-DOCKERFILE = (
-    "dockerfile"  # made from the project's Dockerfile (named, configured or xcargo.dockerfile)
-)
+DOCKERFILE = "dockerfile"  # made from a Dockerfile: named, in xcargo.toml, or xcargo.dockerfile
 TOOLCHAIN = "toolchain"  # the bootstrapped toolchain image of the target
 SOURCES = (NAMED, CONFIG, DOCKERFILE, TOOLCHAIN)
 

@@ -69,12 +69,17 @@ def check_build_arg_value(value: str) -> str:
     return value
 
 
+def _refuse_unusable(text: str, what: str) -> None:
+    """An empty path, or one with control characters, is no path a person meant."""
+    if not text or any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise UsageError(f"{what} {text[:60]!r} is not a usable path")
+
+
 def check_relative_path(text: str, what: str) -> str:
     """A path that will be resolved inside a project later (the server's checkout): relative,
     with no `..`; symlinks that leave the project are refused when it is resolved.
     """
-    if not text or any(ord(char) < 32 or ord(char) == 127 for char in text):
-        raise UsageError(f"{what} {text[:60]!r} is not a usable path")
+    _refuse_unusable(text, what)
     path = PurePosixPath(text)
     if path.is_absolute() or ".." in path.parts:
         raise UsageError(
@@ -88,8 +93,7 @@ def path_inside(root: Path, text: str, what: str) -> Path:
     """`text` (relative to `root`, or absolute) resolved, symlinks followed, and refused
     unless it stays inside `root`: a Dockerfile or context is read from the project only.
     """
-    if not text or any(ord(char) < 32 or ord(char) == 127 for char in text):
-        raise UsageError(f"{what} {text!r} is not a usable path")
+    _refuse_unusable(text, what)
     try:
         path = (root / Path(text).expanduser()).resolve()
     except (OSError, RuntimeError) as err:  # an unknown ~user, a symlink loop

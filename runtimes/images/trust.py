@@ -22,11 +22,6 @@ DEFAULT_TRUSTED_REGISTRIES = ("docker.io", "ghcr.io", "quay.io")
 APPROVAL_LENGTH = 12
 
 
-def is_own_image(reference: ImageReference) -> bool:
-    """An image xcargo made on this machine: no registry is involved, nothing to trust."""
-    return reference.canonical.startswith(naming.OWN_IMAGES_PREFIX)
-
-
 @dataclass(frozen=True)
 class TrustPolicy:
     """The registry hosts images may come from, matched exactly (host and port)."""
@@ -38,7 +33,8 @@ class TrustPolicy:
         return cls(tuple(validate_registry_host(host.strip()) for host in hosts if host.strip()))
 
     def trusts(self, reference: ImageReference) -> bool:
-        return is_own_image(reference) or any(
+        # An image xcargo made on this machine involves no registry: nothing to trust.
+        return naming.is_own_image(reference.canonical) or any(
             reference.registry_host_matches(host) for host in self.registries
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from runtimes import naming
 from runtimes.errors import UsageError
-from runtimes.images.references import DEFAULT_TAG, ImageReference, parse_image_reference
+from runtimes.images.references import DEFAULT_TAG, parse_image_reference
 from runtimes.images.review.dockerfile import Instruction, dequoted, split_flags, split_words
 from runtimes.images.review.result import (
     COPY_FROM,
@@ -231,7 +231,7 @@ def image_findings(images: Sequence[UsedImage]) -> Iterator[Finding]:
     """
     for image in images:
         reference = image.reference
-        if image.how == SYNTAX or reference.digest or _is_own(reference):
+        if image.how == SYNTAX or reference.digest or naming.is_own_image(reference.canonical):
             continue
         used = f"{image.how} {image.written}"
         if reference.tag == DEFAULT_TAG:
@@ -240,7 +240,3 @@ def image_findings(images: Sequence[UsedImage]) -> Iterator[Finding]:
         else:
             message = f"{used} is not pinned by digest, so the registry decides what it is"
             yield Finding(image.line, UNPINNED, message)
-
-
-def _is_own(reference: ImageReference) -> bool:
-    return reference.canonical.startswith(naming.OWN_IMAGES_PREFIX)
