@@ -29,11 +29,11 @@ from django.utils.safestring import SafeString
 from builds import selectors
 from builds.models import (
     ApiToken,
+    Approval,
     Artifact,
     Build,
     CacheQuota,
     CacheVolume,
-    DockerfileApproval,
     EngineHost,
     Image,
     LogChunk,
@@ -325,7 +325,7 @@ class BuildAdmin(ReadOnlyAdmin):
                     "error_kind",
                     "error_message",
                     "cancel_requested",
-                    "dockerfile_approval",
+                    "approval",
                 ]
             },
         ),
@@ -503,8 +503,8 @@ class TrustedRegistryForm(forms.ModelForm):
         return _service_checked(policies.check_registry_host, self.cleaned_data["host"])
 
 
-@admin.register(DockerfileApproval)
-class DockerfileApprovalAdmin(admin.ModelAdmin):
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
     """People's decisions on Dockerfiles, read-only: they are made on the build's page, where
     the Dockerfile is shown with its concerns and the waiting builds follow the decision.
     """

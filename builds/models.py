@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from runtimes import smoke, vocabulary
+from runtimes.images import registries, trust
 from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
 from runtimes.sources import redact_url
 
@@ -191,13 +192,13 @@ class Build(models.Model):
     )
     error_message = models.TextField(blank=True)
     log_lines = models.PositiveIntegerField(default=0)
-    dockerfile_approval = models.ForeignKey(
-        "DockerfileApproval",
+    approval = models.ForeignKey(
+        "Approval",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="builds",
-        help_text="the decision its custom Dockerfile waited for",
+        help_text="the decision its custom Dockerfile or its image waited for",
     )
 
     class Meta:
@@ -242,11 +243,16 @@ class Build(models.Model):
         return (end - self.started_at).total_seconds() if end else None
 
 
-class DockerfileApproval(models.Model):
-    """A person's yes or no to one reviewed Dockerfile of a project: its approval code binds
-    the decision to that exact text and its build arguments, so an unchanged Dockerfile is
-    asked about once, and a changed one again.
+class Approval(models.Model):
+    """A person's yes or no to one reviewed Dockerfile of a project, or to one image of a
+    registry nobody trusted: its approval code binds the decision to that exact text and its
+    build arguments, or to that image's digest, so an unchanged one is asked about once, and a
+    changed one again.
     """
+
+    class Kind(models.TextChoices):
+        DOCKERFILE = trust.DOCKERFILE, "Dockerfile"
+        IMAGE = trust.IMAGE, "image"
 
     class Decision(models.TextChoices):
         PENDING = "pending", "waiting for a person"
@@ -254,9 +260,14 @@ class DockerfileApproval(models.Model):
         REJECTED = "rejected", "rejected"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="approvals")
-    code = models.CharField(max_length=64, help_text="the review digest's first characters")
-    path = models.CharField(max_length=300, help_text="the Dockerfile, in the project")
-    text = models.TextField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DOCKERFILE)
+    code = models.CharField(
+        max_length=64, help_text="the review digest's or the image digest's first characters"
+    )
+    path = models.CharField(
+        max_length=300, help_text="the Dockerfile, in the project; or the image as named"
+    )
+    text = models.TextField(help_text="the Dockerfile; or the image's name by digest")
     concerns = models.JSONField(default=list, help_text="[{line, what, registry}]")
     decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
     decided_by = models.ForeignKey(
@@ -268,14 +279,14 @@ class DockerfileApproval(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "code"], name="one_approval_per_dockerfile")
+            models.UniqueConstraint(fields=["project", "code"], name="one_approval_per_code")
         ]
 
     def __str__(self) -> str:
         return f"{self.project} · {self.path} ({self.code}): {self.decision}"
 
     def lines(self) -> list[tuple[int, str, list[str]]]:
-        """Each line of the Dockerfile with the concerns about it, for the page."""
+        """Each line of the text with the concerns about it, for the page."""
         about: dict[int, list[str]] = {}
         for concern in self.concerns:
             about.setdefault(int(concern["line"]), []).append(str(concern["what"]))
@@ -414,10 +425,28 @@ class CacheVolume(models.Model):
 
 
 class TrustedRegistry(models.Model):
-    """A registry host images may come from (matched exactly, port included)."""
+    """A registry host images may come from (matched exactly, port included), which of its
+    images, when they are pulled, and a private one's login. The password is write-only: no
+    page, log or API shows it.
+    """
+
+    PullPolicy = models.TextChoices(
+        "PullPolicy",
+        [(_constant_name(policy), (policy, policy)) for policy in registries.PULL_POLICIES],
+    )
 
     host = models.CharField(max_length=255, unique=True)
     note = models.CharField(max_length=200, blank=True)
+    allowed_images = models.TextField(
+        default="*",
+        help_text="globs of the images allowed, one per line, as the registry's own path: "
+        "xcargo/*, cross-rs/*:main",
+    )
+    pull_policy = models.CharField(
+        max_length=20, choices=PullPolicy.choices, default=registries.IF_NOT_PRESENT
+    )
+    username = models.CharField(max_length=200, blank=True)
+    password = models.CharField(max_length=500, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -429,6 +458,18 @@ class TrustedRegistry(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+    def as_registry(self) -> registries.Registry:
+        """As the build engine takes it."""
+        globs = tuple(line.strip() for line in self.allowed_images.splitlines() if line.strip())
+        return registries.Registry(
+            self.host,
+            allowed_images=globs,
+            pull_policy=self.pull_policy,
+            credentials=(
+                registries.Credentials(self.username, self.password) if self.username else None
+            ),
+        )
 
 
 class CacheQuota(models.Model):

@@ -12,10 +12,10 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 
 from builds.models import (
     ApiToken,
+    Approval,
     Build,
     CacheQuota,
     CacheVolume,
-    DockerfileApproval,
     EngineHost,
     Image,
     LogChunk,
@@ -31,20 +31,19 @@ TAIL_LINES = 300
 
 def trust_policy() -> TrustPolicy:
     """The registries the admins trust, as the build engine takes them."""
-    return TrustPolicy(tuple(TrustedRegistry.objects.values_list("host", flat=True)))
+    return TrustPolicy(tuple(registry.as_registry() for registry in TrustedRegistry.objects.all()))
 
 
-def dockerfile_decision(project: Project, code: str) -> str | None:
-    """The decision taken on the project's Dockerfile of approval `code`; None: never asked."""
-    decisions = DockerfileApproval.objects.filter(project=project, code=code)
+def approval_decision(project: Project, code: str) -> str | None:
+    """The decision taken on the project's Dockerfile or image of approval `code`; None: never
+    asked."""
+    decisions = Approval.objects.filter(project=project, code=code)
     return decisions.values_list("decision", flat=True).first()
 
 
-def approved_dockerfiles(project: Project) -> frozenset[str]:
-    """The approval codes of the project's Dockerfiles a person approved."""
-    approved = DockerfileApproval.objects.filter(
-        project=project, decision=DockerfileApproval.Decision.APPROVED
-    )
+def approved_codes(project: Project) -> frozenset[str]:
+    """The approval codes of the project's Dockerfiles and images a person approved."""
+    approved = Approval.objects.filter(project=project, decision=Approval.Decision.APPROVED)
     return frozenset(approved.values_list("code", flat=True))
 
 
@@ -59,7 +58,7 @@ def recent_builds(
 ) -> QuerySet[Build]:
     """Builds newest first, filtered by project slug, target triple, state or user name."""
     builds = Build.objects.select_related(
-        "project", "target", "triggered_by", "engine_host", "dockerfile_approval__decided_by"
+        "project", "target", "triggered_by", "engine_host", "approval__decided_by"
     )
     if project:
         builds = builds.filter(project__slug=project)
@@ -79,7 +78,7 @@ def build_detail(build_id: int) -> Build:
             "target",
             "triggered_by",
             "engine_host",
-            "dockerfile_approval__decided_by",
+            "approval__decided_by",
         )
         .prefetch_related("artifacts")
         .get(pk=build_id)

@@ -14,7 +14,7 @@ urlpatterns = [
     path("builds/", views.build_list, name="build-list"),
     path("builds/<int:build_id>/", views.build, name="build"),
     path("builds/<int:build_id>/cancel/", views.cancel_build, name="cancel-build"),
-    path("builds/<int:build_id>/approval/", views.decide_dockerfile, name="decide-dockerfile"),
+    path("builds/<int:build_id>/approval/", views.decide_approval, name="decide-approval"),
     path("builds/<int:build_id>/log.txt", views.build_log, name="build-log"),
     path("builds/<int:build_id>/log/lines/", views.build_log_lines, name="build-log-lines"),
     path(

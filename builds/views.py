@@ -172,19 +172,19 @@ def cancel_build(request: HttpRequest, build_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def decide_dockerfile(request: HttpRequest, build_id: int) -> HttpResponse:
-    """An admin's decision on the Dockerfile a build waits for: approve it (trust once),
-    approve it and trust its registries always, or reject it.
+def decide_approval(request: HttpRequest, build_id: int) -> HttpResponse:
+    """An admin's decision on the Dockerfile or image a build waits for: approve it (trust
+    once), approve it and trust its registries always, or reject it.
     """
     build = _build_or_404(build_id)
     if not request.user.is_staff:
-        raise PermissionDenied("only admins approve Dockerfiles")
+        raise PermissionDenied("only admins approve Dockerfiles and images")
     decision = request.POST.get("decision", "")
-    if build.dockerfile_approval is None or decision not in ("approve", "trust", "reject"):
+    if build.approval is None or decision not in ("approve", "trust", "reject"):
         return HttpResponseBadRequest("decision: approve, trust or reject, of a waiting build")
     try:
         approval_services.decide(
-            approval=build.dockerfile_approval,
+            approval=build.approval,
             approve=decision != "reject",
             trust_registries=decision == "trust",
             decided_by=request.user,
@@ -192,7 +192,7 @@ def decide_dockerfile(request: HttpRequest, build_id: int) -> HttpResponse:
     except ServiceError as error:
         _message_error(request, error)
     else:
-        messages.success(request, f"{build.dockerfile_approval.path}: {decision} recorded.")
+        messages.success(request, f"{build.approval.path}: {decision} recorded.")
     return redirect(build)
 
 

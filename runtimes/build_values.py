@@ -36,10 +36,11 @@ class BuildRequest:
     dockerfile_named_by: str = "--dockerfile"
     build_args: Mapping[str, str] = field(default_factory=dict)
     # Registries a custom Dockerfile's images may come from, and the approval codes of the
-    # Dockerfiles a person approved; `approve_how` tells how to approve one ("{code}" in it).
+    # Dockerfiles and images a person approved; `approve_how` tells how to approve one ("{kind}"
+    # and "{code}" in it).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
-    approved_dockerfiles: frozenset[str] = frozenset()
-    approve_how: str = "run the build again with --approve-dockerfile {code}"
+    approvals: frozenset[str] = frozenset()
+    approve_how: str = "run the build again with --approve-{kind} {code}"
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     limits: Limits = field(default_factory=Limits)
     state_dir: Path = Path(".")

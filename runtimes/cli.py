@@ -21,6 +21,7 @@ import requests
 from docker.errors import DockerException
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
@@ -28,14 +29,24 @@ from runtimes import caches, host, naming, vocabulary
 from runtimes.artifacts import Artifact
 from runtimes.build_values import DEFAULT_TIMEOUT_SECONDS, BuildRequest, BuildResult
 from runtimes.config import XcargoConfig, load_config
+from runtimes.config.schema import ContainerConfig
 from runtimes.cross_build import run_build
 from runtimes.doctor import run_checks
 from runtimes.engine import ENGINE_HINT, connect
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.glibc import split_floor_suffix
-from runtimes.images.catalogue import catalogue, toolchain_images
+from runtimes.images.catalogue import (
+    catalogue,
+    engine_catalogue,
+    mark_present,
+    registry_catalogue,
+    toolchain_images,
+)
+from runtimes.images.pulling import pinned_digest, pull_image
 from runtimes.images.references import parse_image_reference
-from runtimes.images.trust import TrustPolicy
+from runtimes.images.registries import IF_NOT_PRESENT, check_pull_policy
+from runtimes.images.selection import select
+from runtimes.images.trust import DEFAULT_TRUSTED_REGISTRIES, TrustPolicy
 from runtimes.project import locate_project
 from runtimes.sandbox import Limits
 from runtimes.sizes import human_size, parse_size
@@ -44,6 +55,7 @@ from runtimes.toolchains import (
     RECIPES,
     TOOLCHAINS,
     UNAVAILABLE,
+    newest_for,
     offered_toolchains,
     toolchain_for,
 )
@@ -130,7 +142,12 @@ def main() -> None:
     "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17.",
 )
 @click.option("--release", is_flag=True, help="Build with the release profile.")
-@click.option("--container-image", metavar="IMAGE", help="Build in this image (must be local).")
+@click.option(
+    "--container-image",
+    metavar="IMAGE",
+    help="Build in this image: pulled when missing as its registry allows; one of an untrusted "
+    "registry only by the digest --approve-image trusted.",
+)
 @click.option(
     "--dockerfile",
     metavar="PATH",
@@ -144,6 +161,14 @@ def main() -> None:
     multiple=True,
     help="Approve the reviewed Dockerfile whose approval code is CODE (the refusal prints it): "
     "its findings and untrusted images. Binds to that exact text and its build arguments.",
+)
+@click.option(
+    "--approve-image",
+    "image_approvals",
+    metavar="CODE",
+    multiple=True,
+    help="Trust once the image of an untrusted registry whose approval code is CODE (the "
+    "refusal prints it): binds to that image's digest.",
 )
 @click.option(
     "--manifest-path",
@@ -186,6 +211,7 @@ def build(
     container_image: str | None,
     dockerfile: str | None,
     approvals: tuple[str, ...],
+    image_approvals: tuple[str, ...],
     manifest_path: Path | None,
     timeout: int,
     memory: str,
@@ -216,7 +242,7 @@ def build(
         image_named_by="--container-image",
         dockerfile=dockerfile,
         trust=_trust_policy(),
-        approved_dockerfiles=frozenset(approvals),
+        approvals=frozenset(approvals + image_approvals),
         timeout=timeout,
         limits=Limits(memory=memory, disk=disk_limit),
         state_dir=host.state_dir(),
@@ -235,11 +261,13 @@ def build(
 
 
 def _trust_policy() -> TrustPolicy:
-    """The registries a custom Dockerfile's images may come from without asking:
-    XCARGO_TRUSTED_REGISTRIES (comma-separated hosts) when set, else the defaults.
+    """The registries images may come from without asking: XCARGO_TRUSTED_REGISTRIES
+    (comma-separated hosts) when set, else the defaults; each pulls as XCARGO_PULL_POLICY says
+    (default if-not-present).
     """
-    hosts = os.environ.get("XCARGO_TRUSTED_REGISTRIES")
-    return TrustPolicy() if hosts is None else TrustPolicy.from_hosts(hosts.split(","))
+    hosts = os.environ.get("XCARGO_TRUSTED_REGISTRIES", ",".join(DEFAULT_TRUSTED_REGISTRIES))
+    policy = check_pull_policy(os.environ.get("XCARGO_PULL_POLICY", IF_NOT_PRESENT))
+    return TrustPolicy.from_hosts(hosts.split(","), pull_policy=policy)
 
 
 def _failure_exit_code(result: BuildResult) -> int:
@@ -354,7 +382,9 @@ def container() -> None:
 
 @container.command("images")
 def container_images() -> None:
-    """List the toolchain images on the engine, with their targets and sizes."""
+    """List the image catalogue: the toolchain images on the engine, with their targets and
+    sizes, then the images the trusted registries hold ([container] image_registry, in order).
+    """
     engine = connect()
     table = Table("image", "targets", "toolchain", "rustc", "size", "created", "source", box=None)
     found = toolchain_images(engine)
@@ -380,6 +410,84 @@ def container_images() -> None:
     out.print("\ncannot be had here:")
     for target, reason in sorted(UNAVAILABLE.items()):
         out.print(f"  {target}: {reason}")
+    trust, order = _trust_policy(), _registry_order()
+    remote = mark_present(
+        registry_catalogue(trust, order, list(RECIPES), warn=_say),
+        engine_catalogue(engine, trust),
+    )
+    out.print(f"\nin the registries ({', '.join(order) or 'none'}):")
+    listed = Table("image", "targets", "rustc", "size", "created", "on the engine", box=None)
+    for entry in remote:
+        listed.add_row(
+            entry.reference,
+            ", ".join(entry.targets),
+            entry.rustc or entry.note,
+            human_size(entry.size),
+            entry.created[:19],
+            "yes" if entry.present else "no",
+        )
+    out.print(listed if remote else "  none")
+
+
+@container.command("pull")
+@click.option("--target", "triple", required=True, help="Rust target triple to pull for.")
+@click.option(
+    "--toolchain",
+    metavar="VERSION",
+    help=f"Rust toolchain ({', '.join(TOOLCHAINS)}; default: the newest the target has).",
+)
+def container_pull(triple: str, toolchain: str | None) -> None:
+    """Pull the catalogue image a build of TARGET would choose from the trusted registries,
+    with a progress bar; pulled again when the engine has it (a moved tag comes down).
+    """
+    validate_triple(triple)
+    channel = toolchain_for(toolchain).channel if toolchain else newest_for(triple)
+    engine = connect()
+    trust, order = _trust_policy(), _registry_order()
+    chosen = select(
+        mark_present(
+            registry_catalogue(trust, order, [triple], warn=_say), engine_catalogue(engine, trust)
+        ),
+        triple,
+        channel,
+        order,
+    )
+    if chosen is None:
+        _fail(
+            UsageError(
+                f"no image for {triple} with rustc {channel} in the registries "
+                f"({', '.join(order) or 'none'})",
+                hint=f"make one here: xcargo images bootstrap --toolchain {channel} "
+                f"--target {triple}",
+            )
+        )
+    reference = parse_image_reference(chosen.image.reference)
+    _say(f"pulling {chosen.image.reference}: {chosen.reason}")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(chosen.image.reference, total=None)
+        image = pull_image(
+            engine,
+            reference,
+            trust.registry_of(reference),
+            on_line=lambda _line: None,
+            on_progress=lambda done: bar.update(task, completed=done.done, total=done.total),
+        )
+    out.print(f"{chosen.image.reference}  {pinned_digest(image, reference)}")
+
+
+def _registry_order() -> tuple[str, ...]:
+    """`[container] image_registry` of the project here, else its default."""
+    try:
+        return load_config(locate_project(Path.cwd(), None).root).container.image_registry
+    except UsageError:
+        return ContainerConfig().image_registry
 
 
 @container.command("doctor")

@@ -39,9 +39,17 @@ from runtimes.engine import Engine
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion
 from runtimes.images.builder import find_image
-from runtimes.images.catalogue import toolchain_images
+from runtimes.images.catalogue import (
+    engine_catalogue,
+    mark_present,
+    registry_catalogue,
+    toolchain_images,
+)
 from runtimes.images.choice import ImageChoice, choose_image
 from runtimes.images.custom import CustomImage, ensure_custom_image
+from runtimes.images.obtaining import obtain_image
+from runtimes.images.references import parse_image_reference
+from runtimes.images.selection import Selection, select
 from runtimes.images.trust import approval_code, check_approved
 from runtimes.linking import choose_floor, choose_linking
 from runtimes.native_build import run_native
@@ -93,20 +101,15 @@ class ImageMissing(BootstrapError):
 
 
 def resolve_image(engine: Engine, choice: ImageChoice, triple: str) -> Image:
-    """The chosen image on the engine. Images are never pulled implicitly: xcargo does not
-    reach out to a registry the user did not choose.
-    """
+    """The chosen toolchain image on the engine; a missing one is made by the bootstrap."""
     try:
         return engine.client.images.get(choice.reference)
     except ImageNotFound:
-        reference = choice.reference
         channel = f"--toolchain {choice.toolchain.channel} " if choice.toolchain else ""
-        hint = (
-            f"run `xcargo images bootstrap {channel}--target {triple}`"
-            if choice.makeable
-            else f"load or pull {reference} into the engine first (`docker pull {reference}`)"
-        )
-        raise ImageMissing(f"image {reference} is not on the engine", hint=hint) from None
+        raise ImageMissing(
+            f"image {choice.reference} is not on the engine",
+            hint=f"run `xcargo images bootstrap {channel}--target {triple}`",
+        ) from None
 
 
 def _ignore_phase(_phase: Phase) -> None:
@@ -146,11 +149,12 @@ def run_build(
         dockerfile=request.dockerfile,
         dockerfile_named_by=request.dockerfile_named_by,
         build_args=request.build_args,
+        catalogue=_catalogue(engine, request, on_line),
     )
     if choice.toolchain is not None:
         on_line(f"xcargo: toolchain {choice.toolchain.channel}: {choice.toolchain.reason}")
     on_line(f"xcargo: image {choice.reference}: {choice.reason}")
-    image = _image_for(engine, request, choice, on_line)
+    image, digest = _image_for(engine, request, choice, on_line)
     rustc = image.labels.get(naming.LABEL_RUSTC) or rustc_version(engine, image.id)
     toolchain = choice.toolchain or _toolchain_of_named_image(request, choice, rustc)
     floor = choose_floor(
@@ -191,7 +195,7 @@ def run_build(
         image_source=choice.source,
         image_reason=choice.reason,
         image_id=image.id,
-        image_digest=(image.attrs.get("RepoDigests") or [image.id])[0],
+        image_digest=digest,
         rustc_version=rustc,
         toolchain=toolchain.channel,
         toolchain_reason=toolchain.reason,
@@ -276,31 +280,71 @@ def _seed_lane(
     return True
 
 
+def _catalogue(
+    engine: Engine, request: BuildRequest, on_line: LineCallback
+) -> Callable[[str], Selection | None]:
+    """The catalogue's best image of the target for a toolchain: one on the engine when any
+    fits (the registries are not asked then), else one of the trusted registries.
+    """
+    order = request.config.container.image_registry
+
+    def best(channel: str) -> Selection | None:
+        on_engine = engine_catalogue(engine, request.trust)
+        return select(on_engine, request.triple, channel, order) or select(
+            mark_present(
+                registry_catalogue(
+                    request.trust,
+                    order,
+                    [request.triple],
+                    warn=lambda message: on_line(f"xcargo: {message}"),
+                ),
+                on_engine,
+            ),
+            request.triple,
+            channel,
+            order,
+        )
+
+    return best
+
+
 def _image_for(
     engine: Engine, request: BuildRequest, choice: ImageChoice, on_line: LineCallback
-) -> Image:
-    """The build's image: a custom one made from its reviewed Dockerfile when it changed; a
-    toolchain image made first when it is missing and the request allows it; an image someone
-    named is never made or pulled.
+) -> tuple[Image, str]:
+    """The build's image and its digest: a custom one made from its reviewed Dockerfile when
+    it changed; a toolchain image made first when it is missing and the request allows it;
+    any other as its registry allows (obtain_image).
     """
     if choice.custom is not None:
         _check_dockerfile(request, choice.custom, on_line)
-        return ensure_custom_image(
+        image = ensure_custom_image(
             engine, choice.custom, project=request.project.key, on_line=on_line
         )
+        return image, image.id
+    if not choice.makeable:
+        obtained = obtain_image(
+            engine,
+            parse_image_reference(choice.reference),
+            trust=request.trust,
+            approvals=request.approvals,
+            approve_how=request.approve_how,
+            on_line=on_line,
+        )
+        return obtained.image, obtained.digest
     making = choice.toolchain if request.bootstrap_missing else None
     try:
-        return resolve_image(engine, choice, request.triple)
+        image = resolve_image(engine, choice, request.triple)
     except ImageMissing:
         if making is None:
             raise
-    channel = making.channel
-    on_line(
-        f"xcargo: no image of toolchain {channel} for {request.triple} yet: "
-        "making it (once, minutes)"
-    )
-    bootstrap(engine, [request.triple], toolchains=[channel], on_line=on_line)
-    return resolve_image(engine, choice, request.triple)
+        channel = making.channel
+        on_line(
+            f"xcargo: no image of toolchain {channel} for {request.triple} yet: "
+            "making it (once, minutes)"
+        )
+        bootstrap(engine, [request.triple], toolchains=[channel], on_line=on_line)
+        image = resolve_image(engine, choice, request.triple)
+    return image, image.id
 
 
 def _image_id(engine: Engine, reference: str) -> str | None:
@@ -316,7 +360,7 @@ def _check_dockerfile(request: BuildRequest, image: CustomImage, on_line: LineCa
         image.text,
         review,
         request.trust,
-        request.approved_dockerfiles,
+        request.approvals,
         how=request.approve_how,
     )
     if approved:

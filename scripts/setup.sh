@@ -19,7 +19,8 @@ PACKAGES=(debootstrap qemu-user libc6-arm64-cross libgcc-s1-arm64-cross
           libc6-armhf-cross libgcc-s1-armhf-cross curl ca-certificates git redis-server)
 # The test suite runs on PostgreSQL, its browser tests drive Debian's Chromium, and the
 # README's CI recipe (which a test runs) reads JSON with jq; systemd-analyze checks the units.
-TEST_PACKAGES=(postgresql chromium jq systemd)
+# The registry tests start Debian's docker-registry (htpasswd makes a private one's password).
+TEST_PACKAGES=(postgresql chromium jq systemd docker-registry apache2-utils)
 
 system_packages() {
     local missing=()

@@ -16,8 +16,10 @@ import pytest
 from runtimes import naming
 from runtimes.bootstrap import bootstrap
 from runtimes.engine import Engine, connect
+from runtimes.images.catalogue import TOOLCHAIN_REPOSITORY
 from runtimes.project import CargoProject, locate_project
 from runtimes.toolchains import NEWEST_CHANNEL, RECIPES
+from tests.registries import Registries, push, running_registries
 from tests.support import AARCH64, OLDEST
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,6 +70,29 @@ def untrusted_image(docker_toolchains: Engine) -> Iterator[str]:
     docker_toolchains.client.images.get(newest).tag(repository, tag)
     yield UNTRUSTED_IMAGE
     docker_toolchains.client.images.remove(UNTRUSTED_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def registries() -> Iterator[Registries]:
+    """Two real registries on loopback (tests/registries.py), for the whole session."""
+    with running_registries() as running:
+        yield running
+
+
+#: The newest aarch64 toolchain image as a team's registry holds it: made elsewhere, pushed.
+def registry_toolchain(host: str) -> str:
+    return f"{host}/{TOOLCHAIN_REPOSITORY}:{naming.slug(AARCH64, limit=80)}-{NEWEST_CHANNEL}"
+
+
+@pytest.fixture(scope="session")
+def pushed_toolchain(docker_toolchains: Engine, registries: Registries) -> str:
+    """The newest aarch64 toolchain image pushed to the public registry (about 40 s, once),
+    under the catalogue's name and as `team/rust:1`; returns its digest.
+    """
+    own = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
+    digest = push(docker_toolchains, own, registry_toolchain(registries.public))
+    push(docker_toolchains, own, f"{registries.public}/team/rust:1")
+    return digest
 
 
 ProjectFactory = Callable[..., CargoProject]

@@ -135,7 +135,6 @@ def test_example_has_no_warnings(project: Path) -> None:
 def test_example_reports_what_is_not_supported_yet_in_file_order(project: Path) -> None:
     notices = load_toml(project, DESIGN_EXAMPLE).unsupported
     assert [(notice.line, notice.key) for notice in notices] == [
-        (16, "container.image_registry"),
         (19, "container.podman_machine"),
     ]
 

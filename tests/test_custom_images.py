@@ -140,7 +140,7 @@ def test_an_image_from_an_untrusted_registry_is_built_only_once_a_person_approve
         AARCH64,
         tmp_path / "state",
         lines=lines,
-        approved_dockerfiles=frozenset({refusal.approval}),
+        approvals=frozenset({refusal.approval}),
     )
 
     assert approved.succeeded, lines[-30:]

@@ -35,7 +35,7 @@ from builds.api.schemas import (
     VolumeOut,
     answers,
 )
-from builds.models import Artifact, Build, DockerfileApproval, Target
+from builds.models import Approval, Artifact, Build, Target
 from builds.services.builds import cancel_build, trigger_build
 from builds.services.errors import NotFound
 
@@ -50,7 +50,7 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
         "target": build.target.triple,
         "triggered_by": build.triggered_by.get_username() if build.triggered_by else None,
         "engine_host": build.engine_host.name,
-        "approval": _approval_out(build.dockerfile_approval),
+        "approval": _approval_out(build.approval),
         "artifacts": [
             {
                 "id": artifact.pk,
@@ -69,7 +69,7 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
     }
 
 
-def _approval_out(approval: DockerfileApproval | None) -> dict[str, Any] | None:
+def _approval_out(approval: Approval | None) -> dict[str, Any] | None:
     if approval is None:
         return None
     return {

@@ -1,9 +1,9 @@
 """A person's yes or no to a custom Dockerfile with concerns (review findings, images from
-untrusted registries).
+untrusted registries), or to an image of an untrusted registry (one digest).
 
-A build whose Dockerfile needs a decision is parked, not failed: it leaves the running states
-(so its target is free for other builds) for "awaiting approval", tied to the project's
-approval of that exact Dockerfile. A decision applies to every build waiting on it: approved,
+A build whose Dockerfile or image needs a decision is parked, not failed: it leaves the
+running states (so its target is free for other builds) for "awaiting approval", tied to the
+project's approval of that exact Dockerfile or digest. A decision applies to every build waiting on it: approved,
 they are queued again and run; rejected, they end with who rejected it. "Trust always" adds
 the registry to the trusted ones as well, so no Dockerfile is asked about it again.
 """
@@ -14,25 +14,26 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from builds.models import Build, DockerfileApproval, TrustedRegistry
+from builds.models import Approval, Build, TrustedRegistry
 from builds.services.builds import end_build, requeue_build
 from builds.services.errors import Conflict
 from runtimes.images.trust import ApprovalNeeded
 
 
-def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApproval:
+def park_for_approval(build_id: int, needed: ApprovalNeeded) -> Approval:
     """Move a running build to "awaiting approval" on its project's approval of this
-    Dockerfile (made, pending, the first time it is asked about). A Dockerfile decided already
+    Dockerfile or image (made, pending, the first time it is asked about). One decided already
     is not asked about again: rejected, the build fails at once; approved meanwhile (while
     this build was starting), it is queued again.
     """
     build = Build.objects.select_related("project").get(pk=build_id)
     with transaction.atomic():
-        approval, _ = DockerfileApproval.objects.get_or_create(
+        approval, _ = Approval.objects.get_or_create(
             project=build.project,
             code=needed.approval,
             defaults=dict(
-                path=needed.shown_path,
+                kind=needed.what,
+                path=needed.subject,
                 text=needed.text,
                 concerns=[
                     {"line": c.line, "what": c.what, "registry": c.registry}
@@ -40,8 +41,8 @@ def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApprov
                 ],
             ),
         )
-        Build.objects.filter(pk=build_id).update(dockerfile_approval=approval)
-        if approval.decision == DockerfileApproval.Decision.REJECTED:
+        Build.objects.filter(pk=build_id).update(approval=approval)
+        if approval.decision == Approval.Decision.REJECTED:
             end_build(
                 build_id,
                 state=Build.State.FAILED,
@@ -49,7 +50,7 @@ def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApprov
                 error_message=_rejection(approval),
                 from_states=Build.RUNNING_STATES,
             )
-        elif approval.decision == DockerfileApproval.Decision.APPROVED:
+        elif approval.decision == Approval.Decision.APPROVED:
             requeue_build(build_id, from_states=Build.RUNNING_STATES)
         else:
             Build.objects.filter(pk=build_id, state__in=Build.RUNNING_STATES).update(
@@ -58,30 +59,26 @@ def park_for_approval(build_id: int, needed: ApprovalNeeded) -> DockerfileApprov
     return approval
 
 
-def _rejection(approval: DockerfileApproval) -> str:
+def _rejection(approval: Approval) -> str:
     who = approval.decided_by.get_username() if approval.decided_by else "someone"
     return f"{approval.path} was rejected by {who}"
 
 
 def decide(
     *,
-    approval: DockerfileApproval,
+    approval: Approval,
     approve: bool,
     decided_by: AbstractBaseUser,
     trust_registries: bool = False,
-) -> DockerfileApproval:
+) -> Approval:
     """Record the decision and act on the builds waiting for it; `trust_registries` (with an
     approval) trusts the untrusted registries it names from now on.
     """
     with transaction.atomic():
-        decided = DockerfileApproval.objects.filter(
-            pk=approval.pk, decision=DockerfileApproval.Decision.PENDING
+        decided = Approval.objects.filter(
+            pk=approval.pk, decision=Approval.Decision.PENDING
         ).update(
-            decision=(
-                DockerfileApproval.Decision.APPROVED
-                if approve
-                else DockerfileApproval.Decision.REJECTED
-            ),
+            decision=(Approval.Decision.APPROVED if approve else Approval.Decision.REJECTED),
             decided_by=decided_by,
             decided_at=timezone.now(),
         )

@@ -21,8 +21,8 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from builds.models import Artifact, Build, DockerfileApproval, EngineHost
-from builds.selectors import approved_dockerfiles, dockerfile_decision, trust_policy
+from builds.models import Approval, Artifact, Build, EngineHost
+from builds.selectors import approval_decision, approved_codes, trust_policy
 from builds.services.approvals import park_for_approval
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
@@ -99,7 +99,7 @@ def execute_build(build_id: int) -> EngineHost | None:
     workspace = _Workspace.of(build)
     interrupted: BaseException | None = None
     parked: ApprovalNeeded | None = None
-    # A build queued again (its Dockerfile approved) goes on with its log where it stopped.
+    # A build queued again (its Dockerfile or image approved) goes on with its log where it stopped.
     with BuildLog(build.pk, first_line=build.log_lines) as log:
         try:
             ending = _ending_of_result(_run(build, workspace, log), log)
@@ -124,12 +124,12 @@ def execute_build(build_id: int) -> EngineHost | None:
 
 
 def _waiting_for(build: Build, needed: ApprovalNeeded) -> str:
-    """What becomes of a build whose Dockerfile needs a decision, as its log says it."""
-    decision = dockerfile_decision(build.project, needed.approval)
-    if decision == DockerfileApproval.Decision.REJECTED:
-        return "this Dockerfile was rejected before: the build fails"
-    if decision == DockerfileApproval.Decision.APPROVED:
-        return "this Dockerfile was approved meanwhile: the build is queued again"
+    """What becomes of a build whose Dockerfile or image needs a decision, as its log says it."""
+    decision = approval_decision(build.project, needed.approval)
+    if decision == Approval.Decision.REJECTED:
+        return f"this {needed.what} was rejected before: the build fails"
+    if decision == Approval.Decision.APPROVED:
+        return f"this {needed.what} was approved meanwhile: the build is queued again"
     return "the build waits for an admin's decision on its page"
 
 
@@ -169,7 +169,7 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         dockerfile_named_by="the target's Dockerfile setting (admin)",
         build_args=build.target.build_args,
         trust=trust_policy(),
-        approved_dockerfiles=approved_dockerfiles(build.project),
+        approvals=approved_codes(build.project),
         approve_how="an admin approves it on the build's page",
         timeout=settings.XCARGO_BUILD_TIMEOUT,
         state_dir=workspace.state,

@@ -39,10 +39,6 @@ _TABLES: dict[tuple[int | str, ...], type[BaseModel]] = {
 _SHARED_TABLES = frozenset({(), ("targets", "*")})
 
 _NOT_IMPLEMENTED = {
-    ("container", "image_registry"): (
-        "image selection from registries is not implemented yet: images come from "
-        "`xcargo images bootstrap` or --container-image"
-    ),
     ("container", "podman_machine"): (
         "Podman machine management is not implemented yet: create and start the machine "
         "yourself (`podman machine init`, `podman machine start`)"

@@ -13,6 +13,7 @@ from docker.models.images import Image
 
 from runtimes.engine import Engine
 from runtimes.errors import XcargoError
+from runtimes.images.pulling import pull_status_line
 
 LineCallback = Callable[[str], None]
 
@@ -40,24 +41,13 @@ def build_image(
             for line in str(message.get("stream", "")).splitlines():
                 if line.strip():
                     on_line(line)
-            status = _pull_status(message)
+            status = pull_status_line(message)
             if status and status not in told:
                 told.add(status)
                 on_line(status)
     except (APIError, BuildError) as failure:
         raise error(f"building {tag} failed: {failure}") from failure
     return engine.client.images.get(tag).id
-
-
-def _pull_status(message: dict[str, Any]) -> str:
-    """ "Pulling from library/debian", "Digest: sha256:…", a layer's "Pull complete": the
-    lines of a pull worth a log line (the "Downloading" ones come many times a second).
-    """
-    status = str(message.get("status", "")).strip()
-    if not status or message.get("progressDetail") or status in ("Downloading", "Extracting"):
-        return ""
-    layer = str(message.get("id", "")).strip()
-    return f"{layer}: {status}" if layer else status
 
 
 def label_instruction(labels: dict[str, str]) -> str:

@@ -1,7 +1,6 @@
 """Which image a build runs in: decided here, once, and returned as a value that says what
 was chosen, where it came from and why, so that the build can record it and the CLI, the
-page and the API can tell it. A later source (the catalogue of registries) is one more branch
-of `choose_image`.
+page and the API can tell it.
 """
 
 from __future__ import annotations
@@ -13,14 +12,16 @@ from pathlib import Path
 from runtimes import naming
 from runtimes.config import XcargoConfig
 from runtimes.images.custom import CustomImage, ImageIds, find_dockerfile, prepare_custom_image
+from runtimes.images.selection import Selection
 from runtimes.toolchain_choice import ToolchainChoice
 
 # Where a choice came from, most specific first.
 NAMED = "named"  # with the build itself: --container-image, or the server's target setting
 CONFIG = "xcargo.toml"  # [targets."<triple>".container] image
 DOCKERFILE = "dockerfile"  # made from a Dockerfile: named, in xcargo.toml, or xcargo.dockerfile
+CATALOGUE = "catalogue"  # a toolchain image of a trusted registry, on the engine or pulled
 TOOLCHAIN = "toolchain"  # the bootstrapped toolchain image of the target
-SOURCES = (NAMED, CONFIG, DOCKERFILE, TOOLCHAIN)
+SOURCES = (NAMED, CONFIG, DOCKERFILE, CATALOGUE, TOOLCHAIN)
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,13 @@ class ImageChoice:
     @property
     def makeable(self) -> bool:
         """Whether xcargo may make the image when it is missing: only its own toolchain
-        images; an image someone named is never made or pulled behind their back.
+        images; an image someone named is never made behind their back.
         """
-        return self.toolchain is not None
+        return self.source == TOOLCHAIN
+
+
+#: The best catalogue image for a toolchain channel, if any fits.
+CatalogueSelection = Callable[[str], Selection | None]
 
 
 def choose_image(
@@ -53,11 +58,13 @@ def choose_image(
     dockerfile: str | None = None,
     dockerfile_named_by: str = "--dockerfile",
     build_args: Mapping[str, str] | None = None,
+    catalogue: CatalogueSelection | None = None,
 ) -> ImageChoice:
     """The image for `triple`, first found of: one named with the build (`named_by` says how,
     for the reason); a Dockerfile named with the build; the target's image in xcargo.toml; its
-    Dockerfile there, or `xcargo.dockerfile` in the project root; else the toolchain image of
-    the toolchain `toolchain()` chooses (asked only then: other images have their own rustc).
+    Dockerfile there, or `xcargo.dockerfile` in the project root; else, for the toolchain
+    `toolchain()` chooses (asked only then: other images have their own rustc), the image
+    `catalogue` selects, or xcargo's own toolchain image, made when missing.
     `image_ids` tells the id of an image on the engine, which a custom image's name includes.
     """
     target = config.for_target(triple)
@@ -82,8 +89,14 @@ def choose_image(
             image.reference, DOCKERFILE, f"made from {custom.named_by}", custom=image
         )
     chosen = toolchain()
+    own = naming.toolchain_image(triple, chosen.channel)
+    selected = catalogue(chosen.channel) if catalogue is not None else None
+    if selected is not None and selected.image.reference != own:
+        return ImageChoice(
+            selected.image.reference, CATALOGUE, f"the catalogue: {selected.reason}", chosen
+        )
     return ImageChoice(
-        naming.toolchain_image(triple, chosen.channel),
+        own,
         TOOLCHAIN,
         f"the toolchain image for {triple} and rustc {chosen.channel} (nothing named another)",
         chosen,

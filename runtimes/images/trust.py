@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from runtimes import naming
 from runtimes.errors import UsageError
 from runtimes.images.references import ImageReference, validate_registry_host
+from runtimes.images.registries import Registry
 from runtimes.images.review import DockerfileReview
 
 #: Trusted when nothing else is said: the registries the design names.
@@ -24,19 +25,34 @@ APPROVAL_LENGTH = 12
 
 @dataclass(frozen=True)
 class TrustPolicy:
-    """The registry hosts images may come from, matched exactly (host and port)."""
+    """The registries images may come from, matched exactly (host and port), each with what it
+    allows.
+    """
 
-    registries: tuple[str, ...] = DEFAULT_TRUSTED_REGISTRIES
+    registries: tuple[Registry, ...] = tuple(Registry(host) for host in DEFAULT_TRUSTED_REGISTRIES)
 
     @classmethod
-    def from_hosts(cls, hosts: Iterable[str]) -> TrustPolicy:
-        return cls(tuple(validate_registry_host(host.strip()) for host in hosts if host.strip()))
+    def from_hosts(cls, hosts: Iterable[str], **settings: object) -> TrustPolicy:
+        """Registries named by host alone, each with the same `settings` (a pull policy…)."""
+        return cls(
+            tuple(
+                Registry(validate_registry_host(host.strip()), **settings)  # type: ignore[arg-type]
+                for host in hosts
+                if host.strip()
+            )
+        )
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(registry.host for registry in self.registries)
+
+    def registry_of(self, reference: ImageReference) -> Registry | None:
+        """The trusted registry the image comes from, if it is one."""
+        return next((r for r in self.registries if reference.registry_host_matches(r.host)), None)
 
     def trusts(self, reference: ImageReference) -> bool:
         # An image xcargo made on this machine involves no registry: nothing to trust.
-        return naming.is_own_image(reference.canonical) or any(
-            reference.registry_host_matches(host) for host in self.registries
-        )
+        return naming.is_own_image(reference.canonical) or self.registry_of(reference) is not None
 
 
 @dataclass(frozen=True)
@@ -70,35 +86,52 @@ def concerns(review: DockerfileReview, policy: TrustPolicy) -> tuple[Concern, ..
     return tuple(sorted(found, key=lambda concern: concern.line))
 
 
+# What waits for a person's yes, as the approval records it.
+DOCKERFILE = "dockerfile"
+IMAGE = "image"
+
+
 class ApprovalNeeded(UsageError):
-    """A Dockerfile with concerns that nobody has approved in this form yet."""
+    """Something nobody has approved in this exact form yet: a Dockerfile with concerns, or an
+    image (one digest) from a registry nobody trusted. `text` is what the person reads: the
+    Dockerfile, or the image's name by digest; each concern is on one of its lines. `what`
+    says which of the two (DOCKERFILE or IMAGE).
+    """
 
     def __init__(
         self,
-        shown_path: str,
+        kind: str,
+        subject: str,
         text: str,
-        review: DockerfileReview,
         found: tuple[Concern, ...],
+        code: str,
         how: str,
     ) -> None:
-        listed = "\n".join(f"  {shown_path}:{concern}" for concern in found)
-        super().__init__(
-            f"{shown_path} needs a person's approval before it is built:\n{listed}",
-            hint=f"read it; to approve exactly this Dockerfile and its build arguments, {how}",
+        listed = "\n".join(f"  {subject}:{concern}" for concern in found)
+        use, what = (
+            ("built", "this Dockerfile and its build arguments")
+            if kind == DOCKERFILE
+            else ("pulled", "this image (its digest), once")
         )
-        self.shown_path = shown_path
+        super().__init__(
+            f"{subject} needs a person's approval before it is {use}:\n{listed}",
+            hint=f"read it; to approve exactly {what}, {how.format(code=code, kind=kind)}",
+        )
+        self.what = kind
+        self.subject = subject
         self.text = text
-        self.review = review
         self.concerns = found
-
-    @property
-    def approval(self) -> str:
-        return approval_code(self.review)
+        self.approval = code
 
 
 def approval_code(review: DockerfileReview) -> str:
     """What a person types to approve this Dockerfile: its digest's first characters."""
     return review.digest[:APPROVAL_LENGTH]
+
+
+def image_approval_code(digest: str) -> str:
+    """What a person types to trust one image once: its digest's first characters."""
+    return digest.split(":", 1)[-1][:APPROVAL_LENGTH]
 
 
 def check_approved(
@@ -114,7 +147,26 @@ def check_approved(
     Returns the concerns that were approved, for the log.
     """
     found = concerns(review, policy)
-    if found and approval_code(review) not in approved:
-        how = how.format(code=approval_code(review))
-        raise ApprovalNeeded(shown_path, text, review, found, how)
+    code = approval_code(review)
+    if found and code not in approved:
+        raise ApprovalNeeded(DOCKERFILE, shown_path, text, found, code, how)
     return found
+
+
+def check_image_approved(
+    reference: ImageReference, digest: str, approved: Collection[str], *, how: str
+) -> str:
+    """Pass an image of an untrusted registry whose digest a person trusted once; else
+    ApprovalNeeded. Returns the approval code, for the log.
+    """
+    code = image_approval_code(digest)
+    if code not in approved:
+        concern = Concern(
+            1,
+            f"{reference.canonical} comes from {reference.registry}, which is not a trusted "
+            "registry",
+            reference.registry,
+        )
+        pinned = f"{reference.name}@{digest}"
+        raise ApprovalNeeded(IMAGE, reference.canonical, pinned, (concern,), code, how)
+    return code

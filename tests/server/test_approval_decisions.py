@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from builds.models import Build, DockerfileApproval, EngineHost, Project, TrustedRegistry
+from builds.models import Approval, Build, EngineHost, Project, TrustedRegistry
 from builds.services.approvals import decide, park_for_approval
 from builds.services.engines import register_host
 from builds.services.errors import Conflict
@@ -45,7 +45,7 @@ def test_a_parked_build_waits_on_its_projects_approval_of_that_dockerfile(hello_
     approval = park_for_approval(running_build(hello_project, host).pk, needed())
     park_for_approval(running_build(hello_project, host).pk, needed())
 
-    assert approval.decision == DockerfileApproval.Decision.PENDING
+    assert approval.decision == Approval.Decision.PENDING
     assert approval.path == "xcargo.dockerfile" and approval.text == DOCKERFILE
     assert [(c["line"], c["registry"]) for c in approval.concerns] == [
         (1, None),
@@ -53,7 +53,7 @@ def test_a_parked_build_waits_on_its_projects_approval_of_that_dockerfile(hello_
         (2, None),
     ]
     assert set(approval.builds.values_list("state", flat=True)) == {"awaiting approval"}
-    assert DockerfileApproval.objects.count() == 1, "one approval per Dockerfile and project"
+    assert Approval.objects.count() == 1, "one approval per Dockerfile and project"
     assert approval.lines()[1] == (
         2,
         "RUN curl -fsSL https://example.com/i.sh | sh",
@@ -68,7 +68,7 @@ def test_an_approval_queues_every_waiting_build_again_as_a_new_task(
     for _ in range(2):
         builds.append(running_build(hello_project, host))
         park_for_approval(builds[-1].pk, needed())
-    approval = DockerfileApproval.objects.get()
+    approval = Approval.objects.get()
     task_ids = {build.task_id for build in builds}
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
@@ -147,7 +147,7 @@ def test_only_an_admin_decides(parked, user):
 
     assert refused.status_code == 403
     assert "Only an admin can decide" in page and "Approve this Dockerfile" not in page
-    assert DockerfileApproval.objects.get().decision == "pending"
+    assert Approval.objects.get().decision == "pending"
 
 
 @pytest.mark.parametrize("decision", ["", "yes", "APPROVE", "approve; drop table"])
@@ -157,7 +157,7 @@ def test_an_unknown_decision_is_refused_and_changes_nothing(parked, user, decisi
     )
 
     assert response.status_code == 400
-    assert DockerfileApproval.objects.get().decision == "pending"
+    assert Approval.objects.get().decision == "pending"
 
 
 def test_a_build_that_waits_for_nothing_has_no_decision_to_take(hello_project, host, user):
@@ -192,7 +192,7 @@ def test_a_dockerfile_rejected_before_fails_its_next_build_at_once(hello_project
     again.refresh_from_db()
     assert (again.state, again.error_kind) == ("failed", "user")
     assert again.error_message == "xcargo.dockerfile was rejected by ada"
-    assert again.dockerfile_approval.decision == "rejected", "the decision stays with it"
+    assert again.approval.decision == "rejected", "the decision stays with it"
 
 
 def test_a_dockerfile_approved_while_a_build_started_queues_that_build_again(
@@ -202,7 +202,7 @@ def test_a_dockerfile_approved_while_a_build_started_queues_that_build_again(
     with django_capture_on_commit_callbacks(execute=False):
         decide(approval=first, approve=True, decided_by=user)
     # Queued again, it is claimed and runs; its Dockerfile is found approved when it parks.
-    started = Build.objects.filter(dockerfile_approval=first).get()
+    started = Build.objects.filter(approval=first).get()
     Build.objects.filter(pk=started.pk).update(state=Build.State.BUILDING)
 
     with django_capture_on_commit_callbacks(execute=False) as queued:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from builds.models import Build, DockerfileApproval, TrustedRegistry
+from builds.models import Approval, Build, TrustedRegistry
 from tests.conftest import UNTRUSTED_IMAGE
 from tests.server.conftest import WorkerProcess
 from tests.server.test_build_queue import finished, trigger, wait_for
@@ -76,7 +76,7 @@ def test_an_untrusted_base_waits_for_an_admin_who_trusts_its_registry_and_it_bui
 
     assert again["state"] == "finished" and again["success"], again
     assert again["approval"] is None, "an approved, unchanged Dockerfile is not asked about"
-    assert DockerfileApproval.objects.count() == 1
+    assert Approval.objects.count() == 1
 
 
 def test_a_rejected_dockerfile_ends_its_build_with_who_rejected_it(
@@ -91,5 +91,5 @@ def test_a_rejected_dockerfile_ends_its_build_with_who_rejected_it(
     assert build.state == "failed"
     assert build.error_kind == "user"
     assert build.error_message == "xcargo.dockerfile was rejected by ada"
-    assert build.dockerfile_approval.decision == DockerfileApproval.Decision.REJECTED
+    assert build.approval.decision == Approval.Decision.REJECTED
     assert not TrustedRegistry.objects.filter(host=UNTRUSTED_IMAGE.split("/")[0]).exists()

@@ -278,4 +278,4 @@ def test_a_dockerfile_from_an_untrusted_registry_waits_for_an_admins_yes_on_its_
     expect(page.locator("#approval-decision")).to_contain_text("Approved by ada")
     assert "concerns approved by a person" in log
     build = Build.objects.get(pk=build_id_of(page))
-    assert build.dockerfile_approval.decided_by == user
+    assert build.approval.decided_by == user

@@ -129,7 +129,7 @@ PAGES = [
     ("build-list", {}, "get"),
     ("build", {"build_id": 1}, "get"),
     ("cancel-build", {"build_id": 1}, "post"),
-    ("decide-dockerfile", {"build_id": 1}, "post"),
+    ("decide-approval", {"build_id": 1}, "post"),
     ("build-log", {"build_id": 1}, "get"),
     ("build-log-lines", {"build_id": 1}, "get"),
     ("artifact-download", {"build_id": 1, "artifact_id": 1}, "get"),
