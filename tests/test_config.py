@@ -792,10 +792,8 @@ def test_use_when_is_supported_so_has_no_notice(project: Path) -> None:
     assert load_toml(project, '[container]\nuse_when = "true"\n').unsupported == ()
 
 
-def test_image_registry_notice(project: Path) -> None:
-    notice = load_toml(project, '[container]\nimage_registry = ["ghcr.io"]\n').unsupported[0]
-    assert notice.key == "container.image_registry"
-    assert "`xcargo images bootstrap` or --container-image" in notice.message
+def test_image_registry_is_supported_and_says_nothing(project: Path) -> None:
+    assert load_toml(project, '[container]\nimage_registry = ["ghcr.io"]\n').unsupported == ()
 
 
 def test_podman_machine_notice_for_a_dotted_key(project: Path) -> None:
