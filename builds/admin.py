@@ -495,22 +495,48 @@ class CacheVolumeAdmin(ReadOnlyAdmin):
 
 
 class TrustedRegistryForm(forms.ModelForm):
+    """A registry's settings. The password is write-only: the page never shows it, and left
+    empty it keeps the one stored (a login without a username has none).
+    """
+
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="write-only: never shown; leave empty to keep the stored one",
+    )
+
     class Meta:
         model = TrustedRegistry
-        fields = ["host", "note"]
+        fields = ["host", "note", "allowed_images", "pull_policy", "username", "password"]
 
     def clean_host(self) -> str:
         return _service_checked(policies.check_registry_host, self.cleaned_data["host"])
 
+    def clean_allowed_images(self) -> str:
+        return _service_checked(policies.check_allowed_images, self.cleaned_data["allowed_images"])
+
+    def clean_password(self) -> str:
+        given = self.cleaned_data.get("password", "")
+        return given or (self.instance.password if self.instance.pk else "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("username"):
+            data["password"] = ""
+        elif not data.get("password"):
+            self.add_error("password", "A login needs its password.")
+        return data
+
 
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
-    """People's decisions on Dockerfiles, read-only: they are made on the build's page, where
-    the Dockerfile is shown with its concerns and the waiting builds follow the decision.
+    """People's decisions on Dockerfiles and untrusted images, read-only: they are made on the
+    build's page, where the Dockerfile or image is shown with its concerns and the waiting
+    builds follow the decision.
     """
 
-    list_display = ["path", "project", "code", "decision", "decided_by", "decided_at"]
-    list_filter = ["decision"]
+    list_display = ["path", "kind", "project", "code", "decision", "decided_by", "decided_at"]
+    list_filter = ["kind", "decision"]
     list_select_related = ["project", "decided_by"]
     search_fields = ["path", "code", "project__slug"]
 
@@ -524,10 +550,18 @@ class ApprovalAdmin(admin.ModelAdmin):
 @admin.register(TrustedRegistry)
 class TrustedRegistryAdmin(admin.ModelAdmin):
     form = TrustedRegistryForm
-    list_display = ["host", "note", "added_by", "created_at"]
+    list_display = ["host", "pull_policy", "allowed", "login", "note", "added_by", "created_at"]
     list_select_related = ["added_by"]
     search_fields = ["host", "note"]
     readonly_fields = ["added_by", "created_at"]
+
+    @admin.display(description="allowed images")
+    def allowed(self, registry: TrustedRegistry) -> str:
+        return ", ".join(registry.allowed_images.split())
+
+    @admin.display(description="login")
+    def login(self, registry: TrustedRegistry) -> str:
+        return registry.username or "none"
 
     def save_model(
         self, request: HttpRequest, obj: TrustedRegistry, form: Any, change: bool

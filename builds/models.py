@@ -14,8 +14,8 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from runtimes import smoke, vocabulary
-from runtimes.images import registries, trust
 from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
+from runtimes.images import registries, trust
 from runtimes.sources import redact_url
 
 

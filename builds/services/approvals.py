@@ -3,9 +3,10 @@ untrusted registries), or to an image of an untrusted registry (one digest).
 
 A build whose Dockerfile or image needs a decision is parked, not failed: it leaves the
 running states (so its target is free for other builds) for "awaiting approval", tied to the
-project's approval of that exact Dockerfile or digest. A decision applies to every build waiting on it: approved,
-they are queued again and run; rejected, they end with who rejected it. "Trust always" adds
-the registry to the trusted ones as well, so no Dockerfile is asked about it again.
+project's approval of that exact Dockerfile or digest. A decision applies to every build
+waiting on it: approved, they are queued again and run; rejected, they end with who rejected
+it. "Trust always" adds the registry to the trusted ones as well, so nothing is asked about it
+again.
 """
 
 from __future__ import annotations

@@ -428,7 +428,12 @@ def test_a_registry_host_with_a_port_is_trusted_and_records_who_added_it(
 ):
     response = admin_client.post(
         reverse("admin:builds_trustedregistry_add"),
-        {"host": "registry.example.com:5000", "note": "ours"},
+        {
+            "host": "registry.example.com:5000",
+            "note": "ours",
+            "allowed_images": "*",
+            "pull_policy": "if-not-present",
+        },
     )
     assert response.status_code == 302
     registry = TrustedRegistry.objects.get(host="registry.example.com:5000")
@@ -616,3 +621,56 @@ def test_a_size_reads_the_same_in_the_admin_and_on_the_dashboard(admin_client: C
 
     assert '<td class="field-size_shown">2.3 GB' in admin_page  # not 2.2 GB (binary units)
     assert "2.3 GB" in dashboard
+
+
+def test_a_private_registrys_password_is_kept_and_never_shown(admin_client: Client, seeded):
+    secret = "registry-password-never-shown"
+    response = admin_client.post(
+        reverse("admin:builds_trustedregistry_add"),
+        {
+            "host": "registry.example.com",
+            "allowed_images": "xcargo/*\ncross-rs/*:main",
+            "pull_policy": "always",
+            "username": "team",
+            "password": secret,
+        },
+    )
+    assert response.status_code == 302
+    registry = TrustedRegistry.objects.get(host="registry.example.com")
+    assert registry.as_registry().credentials.password == secret
+    assert registry.as_registry().allowed_images == ("xcargo/*", "cross-rs/*:main")
+    assert registry.as_registry().pull_policy == "always"
+    assert secret not in repr(registry.as_registry())
+    page = admin_client.get(change_url(registry)).content.decode()
+    listing = admin_client.get(reverse("admin:builds_trustedregistry_changelist")).content.decode()
+    assert secret not in page and secret not in listing
+    # Saved again without typing it, the password stays.
+    kept = admin_client.post(
+        change_url(registry),
+        {"host": registry.host, "allowed_images": "*", "pull_policy": "never", "username": "team"},
+    )
+    assert kept.status_code == 302
+    registry.refresh_from_db()
+    assert (registry.password, registry.pull_policy) == (secret, "never")
+
+
+@pytest.mark.parametrize("globs", ["", "https://evil.example/x", "/etc/*"])
+def test_allowed_images_that_are_not_globs_of_image_paths_are_refused(
+    admin_client: Client, seeded, globs
+):
+    response = admin_client.post(
+        reverse("admin:builds_trustedregistry_add"),
+        {"host": "registry.example.com", "allowed_images": globs, "pull_policy": "always"},
+    )
+    assert response.status_code == 200
+    assert "allowed_images" in response.context["adminform"].form.errors
+    assert not TrustedRegistry.objects.filter(host="registry.example.com").exists()
+
+
+def test_a_login_without_its_password_is_refused(admin_client: Client, seeded):
+    response = admin_client.post(
+        reverse("admin:builds_trustedregistry_add"),
+        {"host": "r.example.com", "allowed_images": "*", "pull_policy": "never", "username": "x"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["password"] == ["A login needs its password."]

@@ -1,6 +1,7 @@
-"""A custom Dockerfile with concerns on the server: the build waits, in "awaiting approval",
-for an admin's decision on its page; approved it runs, rejected it ends, and an approved
-Dockerfile that has not changed is not asked about again. The real worker runs the builds.
+"""A custom Dockerfile with concerns, or an image of an untrusted registry, on the server: the
+build waits, in "awaiting approval", for an admin's decision on its page; approved it runs,
+rejected it ends, and an approved Dockerfile that has not changed (an image: its digest) is not
+asked about again. The real worker runs the builds.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from builds.models import Approval, Build, TrustedRegistry
+from builds.models import Approval, Build, Target, TrustedRegistry
 from tests.conftest import UNTRUSTED_IMAGE
+from tests.registries import PUBLIC
 from tests.server.conftest import WorkerProcess
 from tests.server.test_build_queue import finished, trigger, wait_for
 
@@ -93,3 +95,42 @@ def test_a_rejected_dockerfile_ends_its_build_with_who_rejected_it(
     assert build.error_message == "xcargo.dockerfile was rejected by ada"
     assert build.approval.decision == Approval.Decision.REJECTED
     assert not TrustedRegistry.objects.filter(host=UNTRUSTED_IMAGE.split("/")[0]).exists()
+
+
+def test_an_untrusted_registrys_image_waits_to_be_trusted_once_and_is_pinned_by_its_digest(
+    api_client,
+    user,
+    hello_project,
+    engine_host,
+    celery_worker: WorkerProcess,
+    docker_engine,
+    pushed_toolchain,
+):
+    named = f"{PUBLIC}/team/rust:1"
+    Target.objects.filter(project=hello_project).update(image=named)
+    queued = trigger(api_client, hello_project.slug)
+    try:
+        parked = wait_for(api_client, queued["id"], until=awaiting)
+
+        assert parked["state"] == "awaiting approval", (parked, celery_worker.log_tail())
+        pinned = f"{PUBLIC}/team/rust@{pushed_toolchain}"
+        approval = parked["approval"]
+        assert approval["path"] == named and approval["code"] == pushed_toolchain[7:19]
+        assert approval["concerns"] == [
+            {
+                "line": 1,
+                "what": f"{named} comes from {PUBLIC}, which is not a trusted registry",
+                "registry": PUBLIC,
+            }
+        ]
+        page = _admin_client(user).get(f"/builds/{queued['id']}/").content.decode()
+        assert pinned in page and "Trust this image once (this digest)" in page
+
+        _admin_client(user).post(f"/builds/{queued['id']}/approval/", {"decision": "approve"})
+        body = wait_for(api_client, queued["id"], until=finished)
+
+        assert body["state"] == "finished" and body["success"], (body, celery_worker.log_tail())
+        assert (body["image"], body["image_digest"]) == (named, pinned)
+        assert not TrustedRegistry.objects.filter(host=PUBLIC).exists(), "trusted once only"
+    finally:
+        docker_engine.client.images.remove(named, force=True)

@@ -23,10 +23,11 @@ import docker.errors
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
-from builds.models import Build, CacheVolume, EngineHost
+from builds.models import Build, CacheVolume, EngineHost, Target
 from runtimes import naming
 from runtimes.engine import Engine
 from tests.conftest import FIXTURES
+from tests.registries import PUBLIC
 from tests.server.conftest import AARCH64, REPOSITORY_ROOT, WorkerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -279,3 +280,49 @@ def test_a_dockerfile_from_an_untrusted_registry_waits_for_an_admins_yes_on_its_
     assert "concerns approved by a person" in log
     build = Build.objects.get(pk=build_id_of(page))
     assert build.approval.decided_by == user
+
+
+def test_an_image_from_an_untrusted_registry_waits_to_be_trusted_once_on_its_page(
+    page: Page,
+    user,
+    hello_project,
+    engine_host,
+    celery_worker: WorkerProcess,
+    docker_engine: Engine,
+    pushed_toolchain: str,
+):
+    user.is_staff = True
+    user.save()
+    named = f"{PUBLIC}/team/rust:1"
+    Target.objects.filter(project=hello_project).update(image=named)
+    page.goto(f"/projects/{hello_project.slug}/")
+    page.get_by_role("button", name=f"Build hello-cross for {AARCH64}").click()
+    expect(page).to_have_url(re.compile(r"/builds/\d+/$"))
+    try:
+        watch(
+            page,
+            lambda state, _log: state == "awaiting approval",
+            seconds=120,
+            worker=celery_worker,
+        )
+
+        approval = page.get_by_role("region", name="image approval")
+        expect(approval).to_contain_text(f"Image {named}: waiting for a person")
+        flagged = approval.locator("tr.concern")
+        expect(flagged).to_contain_text(f"{PUBLIC}/team/rust@{pushed_toolchain}")
+        expect(flagged).to_contain_text(f"{PUBLIC}, which is not a trusted registry")
+        page.screenshot(path=OUTPUT / "image-approval.png", full_page=True)
+
+        page.get_by_role("button", name="Trust this image once (this digest)").click()
+        state, log = watch(
+            page,
+            lambda state, log: state in FINAL_STATES and bool(LAST_LINE.search(log)),
+            seconds=BUILD_SECONDS,
+            worker=celery_worker,
+        )
+
+        assert state == "finished", (log, celery_worker.log_tail())
+        expect(page.locator("#approval-decision")).to_contain_text("Approved by ada")
+        assert "which a person trusted once" in log
+    finally:
+        docker_engine.client.images.remove(named, force=True)
