@@ -369,13 +369,16 @@ class Artifact(models.Model):
 
 
 class Image(models.Model):
-    """An image an engine host holds, as the worker last saw it."""
+    """An image of the catalogue of an engine host, as its worker last saw it: held by the
+    engine, or (origin "registry") in a trusted registry, ready to be pulled.
+    """
 
     class Origin(models.TextChoices):
         BOOTSTRAPPED = "bootstrapped", "bootstrapped here"
         PULLED = "pulled", "pulled"
         BUILT = "built", "built from a Dockerfile"
         LOCAL = "local", "found on the engine"
+        REGISTRY = "registry", "in a registry, not pulled"
 
     engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="images")
     reference = models.CharField(max_length=300)

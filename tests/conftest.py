@@ -95,6 +95,13 @@ def pushed_toolchain(docker_toolchains: Engine, registries: Registries) -> str:
     return digest
 
 
+@pytest.fixture(scope="session")
+def pushed_private_toolchain(docker_toolchains: Engine, registries: Registries) -> str:
+    """The same image pushed to the private registry with its login (about 40 s, once)."""
+    own = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
+    return push(docker_toolchains, own, registry_toolchain(registries.private), registries.login)
+
+
 ProjectFactory = Callable[..., CargoProject]
 
 

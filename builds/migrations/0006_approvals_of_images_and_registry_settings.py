@@ -1,5 +1,6 @@
 """Approvals cover images of untrusted registries too (DockerfileApproval becomes Approval,
-with a kind); a trusted registry gets its allowed images, pull policy and login."""
+with a kind); a trusted registry gets its allowed images, pull policy and login; the image
+catalogue records the registries' images."""
 
 from django.db import migrations, models
 
@@ -61,5 +62,10 @@ class Migration(migrations.Migration):
             model_name="trustedregistry",
             name="password",
             field=models.CharField(blank=True, max_length=500),
+        ),
+        migrations.AlterField(
+            model_name="image",
+            name="origin",
+            field=models.CharField(choices=[("bootstrapped", "bootstrapped here"), ("pulled", "pulled"), ("built", "built from a Dockerfile"), ("local", "found on the engine"), ("registry", "in a registry, not pulled")], default="local", max_length=20),
         ),
     ]

@@ -6,19 +6,25 @@ engine: the web server may not even reach the engine's socket.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from builds import selectors
 from builds.models import Build, CacheVolume, EngineHost, Image, Project
 from runtimes import caches, doctor, naming
 from runtimes.build_values import BuildResult
 from runtimes.engine import Engine, connect
 from runtimes.errors import UsageError
-from runtimes.images.catalogue import toolchain_images
+from runtimes.images.catalogue import registry_catalogue, toolchain_images
 from runtimes.images.references import parse_image_reference
+from runtimes.rust_versions import RustVersion
 from runtimes.sandbox import containers_of_builds, remove_container
+from runtimes.toolchains import RECIPES
+
+logger = logging.getLogger(__name__)
 
 QUEUE_PREFIX = "xcargo.builds."
 
@@ -72,9 +78,12 @@ def refresh_host(host: EngineHost, engine: Engine | None = None) -> EngineHost:
 
 
 def _record_images(host: EngineHost, engine: Engine) -> None:
-    """The toolchain images xcargo made on this host (the only images builds use unasked)."""
+    """The catalogue of the host: the toolchain images it holds (made here, or pulled from a
+    registry) and those the trusted registries hold for its targets, read without pulling.
+    """
     seen = []
     for image in toolchain_images(engine):
+        own = naming.is_own_image(image.reference)
         Image.objects.update_or_create(
             engine_host=host,
             reference=image.reference,
@@ -86,14 +95,44 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
                 "targets": list(image.targets),
                 "toolchain": image.toolchain,
                 "rustc_version": image.rustc,
-                "origin": Image.Origin.BOOTSTRAPPED,
+                "origin": Image.Origin.BOOTSTRAPPED if own else Image.Origin.PULLED,
                 "created": _parse_time(image.created),
             },
         )
         seen.append(image.reference)
-    Image.objects.filter(engine_host=host, origin=Image.Origin.BOOTSTRAPPED).exclude(
+    policy = selectors.trust_policy()
+    for remote in registry_catalogue(policy, policy.hosts, list(RECIPES), warn=logger.warning):
+        if remote.reference in seen:
+            continue
+        Image.objects.update_or_create(
+            engine_host=host,
+            reference=remote.reference,
+            defaults={
+                "image_id": "",
+                "digest": remote.digest,
+                "registry": remote.registry,
+                "size": remote.size,
+                "targets": list(remote.targets),
+                "toolchain": _channel(remote.rustc),
+                "rustc_version": remote.rustc or remote.note,
+                "origin": Image.Origin.REGISTRY,
+                "created": _parse_time(remote.created),
+            },
+        )
+        seen.append(remote.reference)
+    Image.objects.filter(engine_host=host, origin__in=_CATALOGUE_ORIGINS).exclude(
         reference__in=seen
     ).delete()
+
+
+_CATALOGUE_ORIGINS = (Image.Origin.BOOTSTRAPPED, Image.Origin.PULLED, Image.Origin.REGISTRY)
+
+
+def _channel(rustc: str) -> str:
+    try:
+        return RustVersion.parse(rustc).channel
+    except UsageError:
+        return ""
 
 
 def measure_volumes(host: EngineHost) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from builds.models import CacheVolume, Image
+from builds.models import CacheVolume, Image, TrustedRegistry
 from builds.services.engines import refresh_host, register_host
 from runtimes import caches, naming
 from runtimes.errors import EngineUnavailable
 from runtimes.toolchains import NEWEST_CHANNEL
-from tests.conftest import PODMAN_URL
+from tests.conftest import PODMAN_URL, registry_toolchain
 from tests.server.conftest import AARCH64
 
 pytestmark = pytest.mark.engine
@@ -69,3 +71,34 @@ def test_a_host_whose_engine_is_gone_is_an_error_that_says_how_to_start_one(tran
     assert raised.value.hint
     host.refresh_from_db()
     assert host.last_seen is None
+
+
+def test_the_catalogue_records_the_trusted_registries_images_without_pulling_them(
+    engine_host, docker_toolchains, registries, pushed_toolchain, admin_client, caplog
+):
+    TrustedRegistry.objects.create(host=registries.public, allowed_images="xcargo/*")
+    TrustedRegistry.objects.create(
+        host=registries.private,
+        username=registries.login.username,
+        password="not-the-password",
+    )
+
+    with caplog.at_level(logging.WARNING, logger="builds.services.engines"):
+        refresh_host(engine_host)
+    logged = caplog.text
+
+    listed = registry_toolchain(registries.public)
+    image = Image.objects.get(engine_host=engine_host, reference=listed)
+    assert image.origin == Image.Origin.REGISTRY
+    assert (image.registry, image.toolchain, image.targets) == (
+        registries.public,
+        NEWEST_CHANNEL,
+        [AARCH64],
+    )
+    assert image.digest == pushed_toolchain and image.size > 100_000_000
+    assert image.created is not None
+    assert not Image.objects.filter(reference__contains="team/rust").exists(), "not allowed"
+    assert f"registry {registries.private} refused the credentials: skipped" in logged
+    assert "not-the-password" not in logged
+    page = admin_client.get("/images/").content.decode()
+    assert listed in page and "in a registry, not pulled" in page
