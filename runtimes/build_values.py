@@ -39,6 +39,9 @@ class BuildRequest:
     # Dockerfiles and images a person approved; `approve_how` tells how to approve one ("{kind}"
     # and "{code}" in it).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
+    # Whether the catalogue walks every trusted registry after those of `[container]
+    # image_registry` (the server: its admins' registries serve every project), or only those.
+    walk_trusted: bool = False
     approvals: frozenset[str] = frozenset()
     approve_how: str = "run the build again with --approve-{kind} {code}"
     timeout: float = DEFAULT_TIMEOUT_SECONDS

@@ -287,6 +287,8 @@ def _catalogue(
     fits (the registries are not asked then), else one of the trusted registries.
     """
     order = request.config.container.image_registry
+    if request.walk_trusted:
+        order += tuple(host for host in request.trust.hosts if host not in order)
 
     def best(channel: str) -> Selection | None:
         on_engine = engine_catalogue(engine, request.trust)

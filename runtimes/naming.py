@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 LABEL_PREFIX = "io.xcargo."
 LABEL_MANAGED = f"{LABEL_PREFIX}managed"
@@ -104,6 +105,11 @@ def rustc_image(channel: str) -> str:
 def toolchain_image(triple: str, channel: str) -> str:
     """The image of one target and one toolchain: `…/toolchain:aarch64-unknown-linux-gnu-1.96`."""
     return f"{TOOLCHAIN_REPOSITORY}:{slug(triple, limit=80)}-{slug(channel)}"
+
+
+def labelled_targets(labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The targets an image's labels say it builds (a comma-separated list)."""
+    return tuple(filter(None, labels.get(LABEL_TARGETS, "").split(",")))
 
 
 def is_own_image(reference: str) -> bool:

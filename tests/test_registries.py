@@ -326,38 +326,26 @@ def test_container_pull_pulls_the_catalogues_choice_with_progress(
         f'[container]\nimage_registry = ["{registries.public}"]\n'
     )
     environ = {**os.environ, "XCARGO_TRUSTED_REGISTRIES": registries.public}
-    try:
-        pulled = subprocess.run(
-            [XCARGO, "container", "pull", "--target", RISCV, "--toolchain", "1.98"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=environ,
+
+    def xcargo(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [XCARGO, *arguments], cwd=tmp_path, capture_output=True, text=True, env=environ
         )
+
+    try:
+        pulled = xcargo("container", "pull", "--target", RISCV, "--toolchain", "1.98")
         assert pulled.returncode == 0, pulled.stderr
         digest = small_images[reference]
         assert pulled.stdout == f"{reference}  {registries.public}/xcargo/toolchain@{digest}\n"
         assert (
             f"pulling {reference}: in {registries.public}, pulled; the only image" in pulled.stderr
         )
-        listed = subprocess.run(
-            [XCARGO, "container", "images"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=environ,
-        )
+        listed = xcargo("container", "images")
         assert listed.returncode == 0, listed.stderr
         registry_part = listed.stdout.split(f"in the registries ({registries.public}):")[1]
         row = next(line for line in registry_part.splitlines() if reference in line)
         assert row.split()[1:3] == [RISCV, "1.98.1"] and row.split()[-1] == "yes"
-        missing = subprocess.run(
-            [XCARGO, "container", "pull", "--target", RISCV, "--toolchain", "1.85"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=environ,
-        )
+        missing = xcargo("container", "pull", "--target", RISCV, "--toolchain", "1.85")
         assert missing.returncode == 2
         assert f"no image for {RISCV} with rustc 1.85 in the registries" in missing.stderr
     finally:

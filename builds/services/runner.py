@@ -169,6 +169,7 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         dockerfile_named_by="the target's Dockerfile setting (admin)",
         build_args=build.target.build_args,
         trust=trust_policy(),
+        walk_trusted=True,
         approvals=approved_codes(build.project),
         approve_how="an admin approves it on the build's page",
         timeout=settings.XCARGO_BUILD_TIMEOUT,

@@ -57,7 +57,7 @@ def toolchain_images(engine: Engine) -> list[ToolchainImage]:
                 reference=reference,
                 image_id=image.id,
                 digest=(image.attrs.get("RepoDigests") or [image.id])[0],
-                targets=tuple(filter(None, labels.get(naming.LABEL_TARGETS, "").split(","))),
+                targets=naming.labelled_targets(labels),
                 rustc=labels.get(naming.LABEL_RUSTC, "?"),
                 toolchain=labels.get(naming.LABEL_TOOLCHAIN, ""),
                 size=int(image.attrs.get("Size") or 0),
@@ -164,7 +164,7 @@ def _registry_images(registry: Registry, triples: Sequence[str]) -> list[Catalog
 
 
 def _from_registry(registry: Registry, remote: RemoteImage) -> CatalogueImage:
-    targets = tuple(filter(None, remote.labels.get(naming.LABEL_TARGETS, "").split(",")))
+    targets = naming.labelled_targets(remote.labels)
     rustc = remote.labels.get(naming.LABEL_RUSTC, "")
     if not targets and "/cross-rs/" in remote.name:
         targets = (remote.name.rsplit("/", 1)[1],)
