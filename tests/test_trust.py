@@ -8,6 +8,7 @@ import pytest
 
 from runtimes.errors import UsageError
 from runtimes.images.references import parse_image_reference
+from runtimes.images.registries import Registry
 from runtimes.images.review import review_dockerfile
 from runtimes.images.trust import (
     DEFAULT_TRUSTED_REGISTRIES,
@@ -111,3 +112,39 @@ def test_the_approval_of_one_text_does_not_approve_another():
     assert check_approved("D", "", first, TrustPolicy(), {approval_code(first)}, how=HOW)
     with pytest.raises(ApprovalNeeded):
         check_approved("D", "", second, TrustPolicy(), {approval_code(first)}, how=HOW)
+
+
+def test_an_image_a_trusted_registry_does_not_allow_is_a_concern():
+    review = review_dockerfile(
+        "FROM ghcr.io/team/rust@sha256:" + "a" * 64 + "\n"
+        "COPY --from=ghcr.io/cross-rs/aarch64-unknown-linux-gnu@sha256:" + "b" * 64 + " / /\n"
+    )
+    policy = TrustPolicy((Registry("ghcr.io", allowed_images=("cross-rs/*",)),))
+
+    [concern] = concerns(review, policy)
+
+    assert concern.line == 1 and concern.registry is None
+    assert concern.what == (
+        f"FROM ghcr.io/team/rust@sha256:{'a' * 64} is not among the images allowed from "
+        "ghcr.io (cross-rs/*)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "globs", "allowed"),
+    [
+        ("ghcr.io/cross-rs/aarch64-unknown-linux-gnu:main", ("cross-rs/*",), True),
+        ("ghcr.io/cross-rs/aarch64-unknown-linux-gnu:main", ("cross-rs/*:edge",), False),
+        ("ghcr.io/cross-rs/aarch64-unknown-linux-gnu:main", ("*:main",), True),
+        ("ghcr.io/other/aarch64:main", ("cross-rs/*",), False),
+        ("debian:trixie", ("debian:*",), True),
+        ("debian:trixie", ("library/debian:trixie",), True),
+        ("debian:trixie", ("ubuntu:*",), False),
+        ("ghcr.io/cross-rs/x@sha256:" + "c" * 64, ("cross-rs/x",), True),
+        ("ghcr.io/cross-rs/x@sha256:" + "c" * 64, ("cross-rs/x:main",), False),
+        ("ghcr.io/cross-rs/x:1", ("CROSS-RS/*",), False),
+    ],
+)
+def test_allowed_images_are_globs_of_the_registrys_own_paths(reference, globs, allowed):
+    registry = Registry(parse_image_reference(reference).registry, allowed_images=globs)
+    assert registry.allows(parse_image_reference(reference)) is allowed

@@ -69,20 +69,33 @@ class Concern:
 
 
 def concerns(review: DockerfileReview, policy: TrustPolicy) -> tuple[Concern, ...]:
-    """The review's findings and the images from untrusted registries, in line order."""
+    """The review's findings, the images from untrusted registries and those a trusted
+    registry does not allow, in line order.
+    """
     found = [
         Concern(finding.line, f"{finding.kind}: {finding.message}") for finding in review.findings
     ]
-    found += [
-        Concern(
-            used.line,
-            f"{used.how} {used.reference.canonical} comes from {used.reference.registry}, "
-            "which is not a trusted registry",
-            used.reference.registry,
-        )
-        for used in review.images
-        if not policy.trusts(used.reference)
-    ]
+    for used in review.images:
+        registry = policy.registry_of(used.reference)
+        if naming.is_own_image(used.reference.canonical):
+            continue
+        if registry is None:
+            found.append(
+                Concern(
+                    used.line,
+                    f"{used.how} {used.reference.canonical} comes from "
+                    f"{used.reference.registry}, which is not a trusted registry",
+                    used.reference.registry,
+                )
+            )
+        elif not registry.allows(used.reference):
+            found.append(
+                Concern(
+                    used.line,
+                    f"{used.how} {used.reference.canonical} is not among the images allowed "
+                    f"from {registry.host} ({', '.join(registry.allowed_images)})",
+                )
+            )
     return tuple(sorted(found, key=lambda concern: concern.line))
 
 
