@@ -47,9 +47,10 @@ from builds.services.errors import ServiceError
 from runtimes.sizes import human_size
 
 Checked = TypeVar("Checked")
+Value = TypeVar("Value")
 
 
-def _service_checked(check: Callable[[str], Checked], value: str) -> Checked:
+def _service_checked(check: Callable[[Value], Checked], value: Value) -> Checked:
     """Run a service's check of a field; its refusal (and hint) becomes the field's error."""
     try:
         return check(value)
@@ -130,6 +131,7 @@ class TargetAdminForm(forms.ModelForm):
             "image",
             "dockerfile",
             "build_args",
+            "cargo_args",
             "release",
             "enabled",
             "disk_limit",
@@ -154,6 +156,14 @@ class TargetAdminForm(forms.ModelForm):
         ):
             raise forms.ValidationError('an object of strings, e.g. {"BASE": "debian:trixie"}')
         return _service_checked(projects.check_build_args, build_args)
+
+    def clean_cargo_args(self) -> list[str]:
+        cargo_args = self.cleaned_data["cargo_args"]
+        if not isinstance(cargo_args, list) or not all(
+            isinstance(value, str) for value in cargo_args
+        ):
+            raise forms.ValidationError('a list of strings, e.g. ["--features", "cli"]')
+        return _service_checked(projects.check_cargo_arguments, cargo_args)
 
 
 class TargetInline(admin.TabularInline):

@@ -6,6 +6,7 @@ it names, with its hint, through `ServiceErrorForm.add_service_error`.
 from __future__ import annotations
 
 import re
+import shlex
 
 from django import forms
 
@@ -106,6 +107,20 @@ class TargetForm(ServiceErrorForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="the Dockerfile's build arguments, one NAME=value a line",
     )
+
+    cargo_args = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="cargo's own arguments for every build, as a shell would split them: "
+        "--features cli -p app --bin tool",
+    )
+
+    def clean_cargo_args(self) -> list[str]:
+        """Split as a shell would (quotes kept together); each is checked by the service."""
+        try:
+            return shlex.split(self.cleaned_data["cargo_args"])
+        except ValueError as error:
+            raise forms.ValidationError(f"cannot split these arguments: {error}") from None
 
     def clean_build_args(self) -> dict[str, str]:
         """NAME=value lines as a mapping; each name and value is checked by the service."""

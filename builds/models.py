@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from runtimes import smoke, vocabulary
+from runtimes.cargo_args import BUILD, SERVER_COMMANDS
 from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
 from runtimes.images import registries, trust
 from runtimes.sources import redact_url
@@ -102,6 +103,11 @@ class Target(models.Model):
     image = models.CharField(max_length=300, blank=True, help_text="image override")
     dockerfile = models.CharField(max_length=300, blank=True)
     build_args = models.JSONField(default=dict, blank=True)
+    cargo_args = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="cargo's own arguments for every build of it: --features, -p, --bin, --profile…",
+    )
     release = models.BooleanField(default=False, help_text="build with --release")
     enabled = models.BooleanField(default=True)
     disk_limit = models.CharField(
@@ -145,6 +151,20 @@ class Build(models.Model):
     ref = models.CharField(max_length=200, blank=True)
     commit = models.CharField(max_length=64, blank=True)
     release = models.BooleanField(default=False)
+    cargo_args = models.JSONField(
+        default=list, blank=True, help_text="cargo's own arguments it was built with"
+    )
+    command = models.CharField(
+        max_length=10,
+        choices=[(command, command) for command in SERVER_COMMANDS],
+        default=BUILD,
+        help_text="build, or test: the tests built and run under the target's emulator",
+    )
+    tests = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="a test run's results: passed, failed, ignored, programs, failures, broken",
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     success = models.BooleanField(null=True)
     triggered_by = models.ForeignKey(

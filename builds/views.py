@@ -40,6 +40,7 @@ from builds.services import projects as project_services
 from builds.services import tokens as token_services
 from builds.services.errors import ServiceError
 from runtimes.caches import CLEAN_BYTES, WARN_BYTES, size_warning
+from runtimes.cargo_args import BUILD
 from runtimes.sizes import human_size
 from runtimes.toolchains import UNAVAILABLE
 
@@ -102,13 +103,16 @@ def project(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def trigger_build(request: HttpRequest, target_id: int) -> HttpResponse:
-    """The Build button: queue a build of a target and go to its page."""
+    """The Build and Test buttons: queue a build (or a test run) of a target and go to its
+    page.
+    """
     target = get_object_or_404(Target.objects.select_related("project"), pk=_checked_id(target_id))
     try:
         build = build_services.trigger_build(
             target=target,
             triggered_by=request.user,
             toolchain=request.POST.get("toolchain", "")[:20],
+            command=request.POST.get("command", BUILD)[:10],
         )
     except ServiceError as error:
         _message_error(request, error)

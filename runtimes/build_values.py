@@ -10,7 +10,9 @@ from pathlib import Path
 
 from runtimes import caches
 from runtimes.artifacts import Artifact
+from runtimes.cargo_args import BUILD
 from runtimes.config import XcargoConfig
+from runtimes.emulation import LibtestReport
 from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
 from runtimes.images.trust import TrustPolicy
 from runtimes.project import CargoProject
@@ -27,6 +29,13 @@ class BuildRequest:
     triple: str
     config: XcargoConfig
     release: bool = False
+    # Cargo's own arguments for the build (features, packages, binaries, profile…), checked by
+    # runtimes.cargo_args.
+    cargo_args: tuple[str, ...] = ()
+    # What cargo does (runtimes.cargo_args.COMMANDS), and the arguments after `--`: what the
+    # test programs get.
+    command: str = BUILD
+    program_args: tuple[str, ...] = ()
     image: str | None = None
     # How `image` was named, for the reason the build records ("--container-image").
     image_named_by: str = ""
@@ -70,10 +79,6 @@ class BuildRequest:
     # The server builds every target in a container, whatever use_when says.
     containers_only: bool = False
 
-    @property
-    def profile_dir(self) -> str:
-        return "release" if self.release else "debug"
-
 
 @dataclass
 class BuildResult:
@@ -97,6 +102,10 @@ class BuildResult:
     fetch_skipped: bool = False
     crates_downloaded: int = 0
     artifacts: list[Artifact] = field(default_factory=list)
+    # What the test programs reported (`xcargo test`, `bench`); None when no tests ran.
+    tests: LibtestReport | None = None
+    # The exit status of the program `xcargo run` ran; None when none ran.
+    program_exit_code: int | None = None
     failure: str | None = None
     # The kind of `failure` when it is not cargo's (a required smoke-run that failed).
     failure_kind: ErrorKind | None = None

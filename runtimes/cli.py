@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 import requests
@@ -28,6 +28,7 @@ from runtimes import bootstrap as toolchain_bootstrap
 from runtimes import caches, host, naming, vocabulary
 from runtimes.artifacts import Artifact
 from runtimes.build_values import DEFAULT_TIMEOUT_SECONDS, BuildRequest, BuildResult
+from runtimes.cargo_args import BENCH, BUILD, CHECK, RUN, TEST, check_cargo_args
 from runtimes.config import XcargoConfig, load_config
 from runtimes.config.schema import ContainerConfig
 from runtimes.cross_build import run_build
@@ -133,79 +134,145 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.option(
-    "--target",
-    "triple",
-    required=True,
-    help="Rust target triple to build for; a *-linux-gnu* one may end with its glibc floor, "
-    "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17.",
-)
-@click.option("--release", is_flag=True, help="Build with the release profile.")
-@click.option(
-    "--container-image",
-    metavar="IMAGE",
-    help="Build in this image: pulled when missing as its registry allows; one of an untrusted "
-    "registry only by the digest --approve-image trusted.",
-)
-@click.option(
-    "--dockerfile",
-    metavar="PATH",
-    help="Build in an image made from this Dockerfile (inside the project; default: xcargo.toml's "
-    "dockerfile, else xcargo.dockerfile in the project root).",
-)
-@click.option(
-    "--approve-dockerfile",
-    "approvals",
-    metavar="CODE",
-    multiple=True,
-    help="Approve the reviewed Dockerfile whose approval code is CODE (the refusal prints it): "
-    "its findings and untrusted images. Binds to that exact text and its build arguments.",
-)
-@click.option(
-    "--approve-image",
-    "image_approvals",
-    metavar="CODE",
-    multiple=True,
-    help="Trust once the image of an untrusted registry whose approval code is CODE (the "
-    "refusal prints it): binds to that image's digest.",
-)
-@click.option(
-    "--manifest-path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Cargo.toml of the project (default: the one above the current directory).",
-)
-@click.option(
-    "--timeout",
-    default=DEFAULT_TIMEOUT_SECONDS,
-    show_default=True,
-    type=click.IntRange(10, 86400),
-    help="Seconds the whole build may take before it is stopped.",
-)
-@click.option(
-    "--memory",
-    default=Limits().memory,
-    show_default=True,
-    callback=lambda _ctx, _param, value: _size(value),
-    help="Memory limit of a build, e.g. 2g or 1536m.",
-)
-@click.option(
-    "--disk-limit",
-    default=Limits().disk,
-    show_default=True,
-    callback=lambda _ctx, _param, value: _size(value),
-    help="How much the build may write into its target cache; past it the build is stopped.",
-)
-@click.option(
-    "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
-)
-@click.option(
-    "--toolchain",
-    metavar="VERSION",
-    help=f"Rust toolchain ({', '.join(TOOLCHAINS)} or stable; default: xcargo.toml, "
-    "rust-toolchain.toml, else the newest).",
-)
-def build(
+_CARGO_COMMAND = {"ignore_unknown_options": True}
+
+
+def _cargo_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `xcargo build`, `check` and `test` share, then cargo's own arguments."""
+    for option in reversed(_CARGO_OPTIONS):
+        command = option(command)
+    return command
+
+
+_CARGO_OPTIONS: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+    click.option(
+        "--target",
+        "triple",
+        required=True,
+        help="Rust target triple to build for; a *-linux-gnu* one may end with its glibc floor, "
+        "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17.",
+    ),
+    click.option("--release", is_flag=True, help="Build with the release profile."),
+    click.option(
+        "--container-image",
+        metavar="IMAGE",
+        help="Build in this image: pulled when missing as its registry allows; one of an "
+        "untrusted registry only by the digest --approve-image trusted.",
+    ),
+    click.option(
+        "--dockerfile",
+        metavar="PATH",
+        help="Build in an image made from this Dockerfile (inside the project; default: "
+        "xcargo.toml's dockerfile, else xcargo.dockerfile in the project root).",
+    ),
+    click.option(
+        "--approve-dockerfile",
+        "approvals",
+        metavar="CODE",
+        multiple=True,
+        help="Approve the reviewed Dockerfile whose approval code is CODE (the refusal prints it): "
+        "its findings and untrusted images. Binds to that exact text and its build arguments.",
+    ),
+    click.option(
+        "--approve-image",
+        "image_approvals",
+        metavar="CODE",
+        multiple=True,
+        help="Trust once the image of an untrusted registry whose approval code is CODE (the "
+        "refusal prints it): binds to that image's digest.",
+    ),
+    click.option(
+        "--manifest-path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Cargo.toml of the project (default: the one above the current directory).",
+    ),
+    click.option(
+        "--timeout",
+        default=DEFAULT_TIMEOUT_SECONDS,
+        show_default=True,
+        type=click.IntRange(10, 86400),
+        help="Seconds the whole build may take before it is stopped.",
+    ),
+    click.option(
+        "--memory",
+        default=Limits().memory,
+        show_default=True,
+        callback=lambda _ctx, _param, value: _size(value),
+        help="Memory limit of a build, e.g. 2g or 1536m.",
+    ),
+    click.option(
+        "--disk-limit",
+        default=Limits().disk,
+        show_default=True,
+        callback=lambda _ctx, _param, value: _size(value),
+        help="How much the build may write into its target cache; past it the build is stopped.",
+    ),
+    click.option(
+        "--no-bootstrap", is_flag=True, help="Fail instead of making a missing toolchain image."
+    ),
+    click.option(
+        "--toolchain",
+        metavar="VERSION",
+        help=f"Rust toolchain ({', '.join(TOOLCHAINS)} or stable; default: xcargo.toml, "
+        "rust-toolchain.toml, else the newest).",
+    ),
+    click.argument("cargo_args", nargs=-1, type=click.UNPROCESSED, metavar="[CARGO ARGS]..."),
+]
+
+
+@main.command(context_settings=_CARGO_COMMAND)
+@_cargo_options
+def build(**options: Any) -> None:
+    """Cross-compile the project for TARGET in a container; cargo's own arguments
+    (--features, -p, --bin, --profile, -j…) go to `cargo build` as given.
+
+    The source is mounted read-only; dependencies are fetched with the network on, then the
+    build runs with the network off. Artifacts land in target/<triple>/<profile>/ and are
+    printed on stdout as `<sha256>  <path>`.
+    """
+    _run_cargo(BUILD, **options)
+
+
+@main.command(context_settings=_CARGO_COMMAND)
+@_cargo_options
+def check(**options: Any) -> None:
+    """Check the project for TARGET in a container (`cargo check`): no artifacts."""
+    _run_cargo(CHECK, **options)
+
+
+@main.command(context_settings=_CARGO_COMMAND)
+@_cargo_options
+def test(**options: Any) -> None:
+    """Build the tests for TARGET in a container and run them under the target's emulator
+    (qemu-user on the glibc floor's C library, wine, Node.js's WASI), with no network.
+
+    Arguments after `--` go to every test program (a filter, --nocapture, --ignored…). Exit
+    status: cargo's, 101 when a test fails.
+    """
+    _run_cargo(TEST, **options)
+
+
+@main.command(context_settings=_CARGO_COMMAND)
+@_cargo_options
+def bench(**options: Any) -> None:
+    """Build the benchmarks for TARGET and run them under the target's emulator: their
+    figures are the emulator's, good for comparing two runs here, not the target's speed.
+    """
+    _run_cargo(BENCH, **options)
+
+
+@main.command(context_settings=_CARGO_COMMAND)
+@_cargo_options
+def run(**options: Any) -> None:
+    """Build the project for TARGET and run its program under the target's emulator, with
+    no network; arguments after `--` go to the program, and its exit status is xcargo's.
+    """
+    _run_cargo(RUN, **options)
+
+
+def _run_cargo(
+    command: str,
+    *,
     triple: str,
     release: bool,
     container_image: str | None,
@@ -218,15 +285,12 @@ def build(
     disk_limit: str,
     no_bootstrap: bool,
     toolchain: str | None,
+    cargo_args: tuple[str, ...],
 ) -> None:
-    """Cross-compile the project for TARGET in a container.
-
-    The source is mounted read-only; dependencies are fetched with the network on, then the
-    build runs with the network off. Artifacts land in target/<triple>/<profile>/ and are
-    printed on stdout as `<sha256>  <path>`.
-    """
     triple, glibc_floor = split_floor_suffix(triple)
     validate_triple(triple)
+    cargo_args, program_args = _split_program_args(cargo_args)
+    cargo_args = check_cargo_args(cargo_args)
     project = locate_project(Path.cwd(), manifest_path)
     config = load_config(project.root)
     _print_config_notices(config)
@@ -238,6 +302,9 @@ def build(
         triple=triple,
         config=config,
         release=release,
+        cargo_args=cargo_args,
+        command=command,
+        program_args=program_args,
         image=container_image,
         image_named_by="--container-image",
         dockerfile=dockerfile,
@@ -252,12 +319,35 @@ def build(
         glibc_floor=glibc_floor,
         offered_toolchains=offered_toolchains(os.environ.get("XCARGO_TOOLCHAINS")),
     )
-    _say(f"building {escape(project.name)} for {triple} on {escape(engine.description)}")
+    doing, done = _WORDS[command]
+    _say(f"{doing} {escape(project.name)} for {triple} on {escape(engine.description)}")
     started = time.monotonic()
     result = run_build(engine, request, _log_line())
-    _report(result, time.monotonic() - started, release)
+    _report(result, time.monotonic() - started, release, done)
     if not result.succeeded:
         sys.exit(_failure_exit_code(result))
+    if result.program_exit_code:
+        sys.exit(result.program_exit_code)
+
+
+_WORDS = {
+    BUILD: ("building", "built"),
+    CHECK: ("checking", "checked"),
+    TEST: ("testing", "tested"),
+    BENCH: ("benchmarking", "benchmarked"),
+    RUN: ("running", "ran"),
+}
+
+
+def _split_program_args(collected: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Cargo's arguments and those after `--` (the test programs'): click takes the `--` away,
+    so where it stood is read from the command line itself.
+    """
+    arguments = sys.argv[1:]
+    if "--" not in arguments:
+        return collected, ()
+    after = len(arguments) - arguments.index("--") - 1
+    return collected[: len(collected) - after], collected[len(collected) - after :]
 
 
 def _trust_policy() -> TrustPolicy:
@@ -277,7 +367,7 @@ def _failure_exit_code(result: BuildResult) -> int:
     return (result.failure_kind or vocabulary.COMPILE).exit_code
 
 
-def _report(result: BuildResult, seconds: float, release: bool) -> None:
+def _report(result: BuildResult, seconds: float, release: bool, done: str = "built") -> None:
     profile = "release" if release else "debug"
     if not result.succeeded:
         err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
@@ -285,7 +375,9 @@ def _report(result: BuildResult, seconds: float, release: bool) -> None:
         for artifact in result.artifacts:
             _report_smoke(artifact)
         return
-    _say(f"built {result.triple} ({profile}) in {seconds:.2f} s")
+    _say(f"{done} {result.triple} ({profile}) in {seconds:.2f} s")
+    if result.tests is not None:
+        err.print(f"  tests: {result.tests.summary()}")
     if result.image:
         err.print(
             f"  image: {escape(result.image)} ({escape(result.image_digest)}); "

@@ -35,6 +35,14 @@ from runtimes.bootstrap import (
     rustc_version,
 )
 from runtimes.build_values import BuildRequest, BuildResult
+from runtimes.cargo_args import BENCH, CHECK, MAKES_ARTIFACTS, RUN, RUNS_TESTS
+from runtimes.emulation import (
+    LibtestProgram,
+    libtest_programs,
+    run_emulated,
+    run_tests,
+    runner_for,
+)
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
 from runtimes.glibc import GlibcVersion
@@ -77,6 +85,7 @@ from runtimes.vocabulary import (
     FETCHING,
     PREPARING_IMAGE,
     SMOKE_RUNNING,
+    TESTING,
     Phase,
 )
 
@@ -456,15 +465,17 @@ class _Run:
         return True
 
     def build(self) -> str:
-        """`cargo build --offline` with no network, then the artifacts out. Returns
-        `_MISSING_CRATES` when the offline build missed crates a stale stamp said were cached.
+        """`cargo build` (or check, or `test --no-run`) offline with no network, then the
+        artifacts out, or the tests run. Returns `_MISSING_CRATES` when the offline build
+        missed crates a stale stamp said were cached.
         """
         command = [
-            *self._cargo_build(), *self._build_std(), "--offline", "--locked",
+            *self._cargo_command(), *self._build_std(), "--offline", "--locked",
             "--message-format=json-render-diagnostics",
         ]  # fmt: skip
         if self.request.release:
             command.append("--release")
+        command += self.request.cargo_args
         self.on_phase(BUILDING)
         messages: list[dict[str, object]] = []
         findings = _LogFindings()
@@ -502,20 +513,95 @@ class _Run:
                     self.result.glibc_floor,
                 )
                 return _FAILED
-            self.on_phase(COLLECTING)
-            self._collect(phase, messages)
-        self._smoke(executable_paths(messages))
+            if self.request.command in MAKES_ARTIFACTS:
+                self.on_phase(COLLECTING)
+                self._collect(phase, messages)
+        if self.request.command in MAKES_ARTIFACTS:
+            self._smoke(executable_paths(messages))
+        if self.request.command in RUNS_TESTS:
+            self._test(libtest_programs(messages))
+        elif self.request.command == RUN and self.result.failure is None:
+            self._run_program(executable_paths(messages))
         return _BUILT
 
-    def _cargo_build(self) -> list[str]:
+    def _cargo_command(self) -> list[str]:
         """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>` (no floor
-        for musl).
+        for musl); `cargo check`; `cargo test --no-run` (cargo-zigbuild's with zig): the tests
+        run under emulation afterwards.
         """
-        triple = self.request.triple
+        triple, command = self.request.triple, self.request.command
+        if command == CHECK:
+            return ["cargo", "check", "--target", triple]
         if self.result.strategy == ZIG:
             floor = self.result.glibc_floor
-            return ["cargo", "zigbuild", "--target", f"{triple}.{floor}" if floor else triple]
+            target = ["--target", f"{triple}.{floor}" if floor else triple]
+            if command in RUNS_TESTS:
+                return ["cargo-zigbuild", command, *target, "--no-run"]
+            return ["cargo", "zigbuild", *target]
+        if command in RUNS_TESTS:
+            return ["cargo", command, "--target", triple, "--no-run"]
         return ["cargo", "build", "--target", triple]
+
+    def _run_program(self, executables: set[str]) -> None:
+        """`xcargo run`: the one program built, under emulation, with the arguments after
+        `--`; its output in the log and its exit status the command's.
+        """
+        programs = [
+            artifact for artifact in self.result.artifacts
+            if self._container_path(artifact) in executables
+        ]  # fmt: skip
+        if len(programs) != 1:
+            names = ", ".join(sorted(artifact.name for artifact in programs)) or "none"
+            raise UsageError(
+                f"xcargo run needs exactly one program to run, and the build made {names}",
+                hint="name it: --bin NAME (or --example NAME)",
+            )
+        [program] = programs
+        setting = self._emulator_setting()
+        floor = GlibcVersion.parse(self.result.glibc_floor) if self.result.glibc_floor else None
+        path = self._container_path(program)
+        self.on_line(f"     Running `{program.path.name} {' '.join(self.request.program_args)}`")
+        self.result.program_exit_code = run_emulated(
+            self.engine,
+            setting,
+            [*runner_for(self.request.triple, path, floor), *self.request.program_args],
+            source_volume=self._source_mount(),
+            working_dir=SOURCE_DIR,
+            environment={},
+            on_line=self.on_line,
+            timeout=self._remaining(),
+        )
+
+    def _test(self, programs: list[LibtestProgram]) -> None:
+        """The test programs under emulation, cargo's way: all of them, libtest's output in
+        the log; failing tests fail the build with cargo's exit status.
+        """
+        self.on_phase(TESTING)
+        started = time.monotonic()
+        setting = self._emulator_setting()
+        floor = GlibcVersion.parse(self.result.glibc_floor) if self.result.glibc_floor else None
+        report = run_tests(
+            self.engine,
+            setting,
+            programs,
+            triple=self.request.triple,
+            floor=floor,
+            arguments=(
+                ("--bench", *self.request.program_args)
+                if self.request.command == BENCH
+                else self.request.program_args
+            ),
+            source_volume=self._source_mount(),
+            on_line=self.on_line,
+            remaining=self._remaining,
+        )
+        self.result.tests = report
+        self.result.phases[TESTING.timing] = time.monotonic() - started
+        self.on_line(f"xcargo: tests: {report.summary()}")
+        if not report.succeeded:
+            failing = ", ".join([*report.failures, *report.broken][:10])
+            self.result.failure = f"tests failed: {report.summary()}: {failing}"
+            self.result.failure_kind = vocabulary.TESTS
 
     def _build_std(self) -> list[str]:
         return [f"-Zbuild-std={self.std_crates}"] if self.std_crates else []
@@ -581,6 +667,17 @@ class _Run:
                 )
                 self.result.failure_kind = vocabulary.SMOKE
         self.result.phases[SMOKE_RUNNING.timing] = time.monotonic() - started
+
+    def _emulator_setting(self) -> SmokeSetting:
+        """Where programs run under emulation: the smoke image, which holds the emulators."""
+        setting = self._smoke_setting()
+        if setting is None:
+            raise UsageError(
+                f"{self.request.triple} programs cannot run: the engine has no smoke image "
+                f"({naming.SMOKE_IMAGE}), which holds the emulators",
+                hint="run `xcargo images bootstrap`",
+            )
+        return setting
 
     def _smoke_setting(self) -> SmokeSetting | None:
         """The smoke image on the engine, made first when missing images may be made."""

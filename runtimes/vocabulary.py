@@ -24,7 +24,8 @@ FETCHING = Phase("fetching", "fetch")
 BUILDING = Phase("building", "build")
 COLLECTING = Phase("collecting", "collect")
 SMOKE_RUNNING = Phase("smoke-running", "smoke")
-PHASES = (PREPARING_IMAGE, FETCHING, BUILDING, COLLECTING, SMOKE_RUNNING)
+TESTING = Phase("testing", "test")
+PHASES = (PREPARING_IMAGE, FETCHING, BUILDING, COLLECTING, SMOKE_RUNNING, TESTING)
 
 QUEUED = "queued"
 AWAITING_APPROVAL = "awaiting approval"
@@ -66,6 +67,8 @@ ENGINE = ErrorKind("engine", "engine problem", 3)
 SOURCE = ErrorKind("source", "source could not be fetched", 1)
 WORKER_LOST = ErrorKind("worker lost", "worker lost", 1)
 SMOKE = ErrorKind("smoke", "smoke-run failed", 6)
+# cargo's own exit status when tests fail.
+TESTS = ErrorKind("tests", "tests failed", 101)
 QUEUE = ErrorKind("queue", "queue unavailable", 1)
 CANCELLED_KIND = ErrorKind("cancelled", "cancelled", 130)
 INTERNAL = ErrorKind("internal", "internal error", 1)
@@ -83,6 +86,7 @@ ERROR_KINDS = (
     SOURCE,
     WORKER_LOST,
     SMOKE,
+    TESTS,
     QUEUE,
     CANCELLED_KIND,
     INTERNAL,

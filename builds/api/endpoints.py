@@ -111,7 +111,12 @@ def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any
         triple=payload.target,
     )
     build = trigger_build(
-        target=target, triggered_by=request.user, ref=payload.ref, toolchain=payload.toolchain
+        target=target,
+        triggered_by=request.user,
+        ref=payload.ref,
+        toolchain=payload.toolchain,
+        cargo_args=payload.cargo_args,
+        command=payload.command,
     )
     if build.state == Build.State.FAILED and build.error_kind == Build.ErrorKind.QUEUE:
         hint = f"build #{build.pk} was recorded as failed; trigger it again once Redis answers"

@@ -12,6 +12,7 @@ from ninja import Field, Path, Schema
 from pydantic import ConfigDict
 
 from builds.models import Artifact, Build
+from runtimes.cargo_args import SERVER_COMMANDS
 from runtimes.sources import REF_PATTERN
 
 MAX_ID = 2**31 - 1
@@ -75,6 +76,19 @@ class ApprovalOut(Schema):
     concerns: list[ConcernOut]
 
 
+# The commands a server build runs (runtimes.cargo_args.SERVER_COMMANDS), as a JSON enum.
+ServerCommand = Literal[SERVER_COMMANDS]  # type: ignore[valid-type]
+
+
+class TestsOut(Schema):
+    passed: int
+    failed: int
+    ignored: int
+    programs: int = Field(description="how many test programs ran")
+    failures: list[str] = Field(description="the failing tests, as package: path::name")
+    broken: list[str] = Field(description="test programs that ended without a result")
+
+
 class BuildOut(Schema):
     id: int
     url: str
@@ -83,6 +97,9 @@ class BuildOut(Schema):
     ref: str
     commit: str
     release: bool
+    cargo_args: list[str] = Field(description="cargo's own arguments it was built with")
+    command: str = Field(description="build, or test (a test run)")
+    tests: TestsOut | None = Field(description="a test run's results; null: no tests ran")
     state: str
     success: bool | None
     triggered_by: str | None
@@ -146,6 +163,14 @@ class BuildIn(Schema):
         description="a Rust toolchain this server offers (e.g. 1.96) or stable; empty: the "
         "project's choice (xcargo.toml, rust-toolchain.toml), else the server's default",
     )
+    cargo_args: list[str] = Field(
+        default_factory=list,
+        description="cargo's own arguments, after the target's: --features, -p, --bin, "
+        "--profile…; --target-dir and others that would break the sandbox are refused",
+    )
+    command: ServerCommand = Field(
+        "build", description="test: build the tests and run them under the target's emulator"
+    )
 
 
 class BuildPage(Schema):
@@ -189,6 +214,7 @@ class TargetOut(Schema):
     image: str
     dockerfile: str = Field(description="the Dockerfile its image is made from; empty: none")
     build_args: dict[str, str]
+    cargo_args: list[str] = Field(description="cargo's own arguments for every build of it")
     release: bool
     enabled: bool
 

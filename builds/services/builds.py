@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from builds.models import Artifact, Build, EngineHost, Target
-from builds.services.errors import Conflict, Unavailable, checked
+from builds.services.errors import Conflict, InvalidInput, Unavailable, checked
+from builds.services.projects import check_cargo_arguments
+from runtimes.cargo_args import BUILD, SERVER_COMMANDS
 from runtimes.sources import validate_ref
 from runtimes.toolchain_choice import STABLE
 from runtimes.toolchains import toolchain_for
@@ -34,10 +37,18 @@ _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "
 
 
 def trigger_build(
-    *, target: Target, triggered_by: AbstractBaseUser | None, ref: str = "", toolchain: str = ""
+    *,
+    target: Target,
+    triggered_by: AbstractBaseUser | None,
+    ref: str = "",
+    toolchain: str = "",
+    cargo_args: Sequence[str] = (),
+    command: str = BUILD,
 ) -> Build:
     """Queue a build of `target` at `ref` (the project's default when empty), with the
-    `toolchain` asked for ("" lets the build choose: xcargo.toml, rust-toolchain.toml, newest).
+    `toolchain` asked for ("" lets the build choose: xcargo.toml, rust-toolchain.toml, newest)
+    and cargo's own arguments: the target's, then `cargo_args`. `command` "test" makes it a
+    test run: the tests built and run under the target's emulator.
     """
     project = target.project
     if not target.enabled:
@@ -48,6 +59,11 @@ def trigger_build(
     if ref:
         checked(validate_ref, ref, "ref")
     toolchain = _offered_toolchain(toolchain.strip())
+    arguments = check_cargo_arguments([*target.cargo_args, *cargo_args])
+    if command not in SERVER_COMMANDS:
+        raise InvalidInput(
+            f"a build is one of {', '.join(SERVER_COMMANDS)}, not {command!r}", field="command"
+        )
     host = choose_engine_host(target)
     with transaction.atomic():
         build = Build.objects.create(
@@ -56,6 +72,8 @@ def trigger_build(
             engine_host=host,
             ref=ref,
             release=target.release,
+            cargo_args=arguments,
+            command=command,
             requested_toolchain=toolchain,
             triggered_by=triggered_by,
             task_id=uuid.uuid4().hex,

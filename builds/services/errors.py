@@ -10,6 +10,7 @@ from typing import TypeVar
 from runtimes.errors import UsageError, XcargoError
 
 Checked = TypeVar("Checked")
+Value = TypeVar("Value")
 
 
 class ServiceError(Exception):
@@ -46,7 +47,7 @@ class Unavailable(ServiceError):
     status = 503
 
 
-def checked(validator: Callable[[str], Checked], value: str, field: str) -> Checked:
+def checked(validator: Callable[[Value], Checked], value: Value, field: str) -> Checked:
     """Run one of the validators the CLI uses, its UsageError becoming this field's error."""
     try:
         return validator(value)

@@ -4,7 +4,7 @@ validators the CLI uses, before anything is written: a refused project leaves no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from builds.models import Project, Target
 from builds.services.errors import Conflict, InvalidInput, checked
+from runtimes.cargo_args import check_cargo_args
 from runtimes.images.custom import check_build_arg_name, check_build_arg_value, check_relative_path
 from runtimes.images.references import parse_image_reference
 from runtimes.sizes import parse_size
@@ -136,6 +137,26 @@ def check_build_args(build_args: Mapping[str, str]) -> dict[str, str]:
     return dict(build_args)
 
 
+def check_cargo_arguments(arguments: Sequence[str]) -> list[str]:
+    """Cargo's own arguments, as `xcargo build` takes them after the target: at most
+    MAX_CARGO_ARGS of them, each a line of text, none that would break the sandbox.
+    """
+    if len(arguments) > MAX_CARGO_ARGS or any(
+        len(argument) > MAX_CARGO_ARG_LENGTH or "\n" in argument or "\x00" in argument
+        for argument in arguments
+    ):
+        raise InvalidInput(
+            f"at most {MAX_CARGO_ARGS} cargo arguments of {MAX_CARGO_ARG_LENGTH} characters, "
+            "each on one line",
+            field="cargo_args",
+        )
+    return list(checked(check_cargo_args, arguments, "cargo_args"))
+
+
+MAX_CARGO_ARGS = 64
+MAX_CARGO_ARG_LENGTH = 500
+
+
 def add_target(
     *,
     project: Project,
@@ -144,6 +165,7 @@ def add_target(
     release: bool = False,
     dockerfile: str = "",
     build_args: Mapping[str, str] | None = None,
+    cargo_args: Sequence[str] = (),
 ) -> Target:
     """A target of `project`; its image, when given, must be a valid reference, and its
     Dockerfile a path inside the project.
@@ -152,6 +174,7 @@ def add_target(
     image = check_image(image)
     dockerfile = check_dockerfile(dockerfile)
     build_args = check_build_args(build_args or {})
+    cargo_args = check_cargo_arguments(cargo_args)
     if project.targets.filter(triple=triple).exists():
         raise Conflict(f"{project} already builds {triple}", field="triple")
     return Target.objects.create(
@@ -161,4 +184,5 @@ def add_target(
         release=release,
         dockerfile=dockerfile,
         build_args=build_args,
+        cargo_args=cargo_args,
     )

@@ -163,6 +163,8 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         triple=build.target.triple,
         config=config,
         release=build.release,
+        cargo_args=tuple(build.cargo_args),
+        command=build.command,
         image=build.target.image or None,
         image_named_by="the target's image setting (admin)",
         dockerfile=build.target.dockerfile or None,
@@ -286,6 +288,7 @@ def _ending_of_result(result: BuildResult, log: BuildLog) -> dict[str, Any]:
         strategy=result.strategy,
         strategy_reason=result.strategy_reason,
         glibc_floor=result.glibc_floor,
+        tests=result.tests.as_record() if result.tests is not None else None,
         **_target_cache_of(result),
     )
 

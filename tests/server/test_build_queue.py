@@ -54,7 +54,7 @@ def finished(body: dict) -> bool:
     return body["state"] in ("finished", "failed", "cancelled")
 
 
-def trigger(client: Client, project: str, target: str = AARCH64, **extra: str) -> dict:
+def trigger(client: Client, project: str, target: str = AARCH64, **extra: object) -> dict:
     response = client.post(
         "/api/builds", {"project": project, "target": target, **extra}, "application/json"
     )

@@ -1,0 +1,157 @@
+"""Cargo's own arguments reach cargo in the container: on the `workspace-features` fixture the
+binaries built, and what they print, show `-p`, `--bin`, `--features` and `--profile` taken;
+arguments that would break the sandbox are refused before any engine is asked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import AARCH64, build, run_binary
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+XCARGO = str(Path(".venv/bin/xcargo").resolve())
+
+
+def test_packages_binaries_features_and_profiles_reach_cargo(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("workspace-features", engine)
+    lines: list[str] = []
+
+    loud = build(
+        engine,
+        project,
+        AARCH64,
+        tmp_path,
+        lines=lines,
+        cargo_args=("-p", "app", "--bin", "bye", "--features", "loud"),
+    )
+
+    assert loud.succeeded, lines[-30:]
+    [artifact] = loud.artifacts
+    assert artifact.path == project.root / "target" / AARCH64 / "debug" / "bye"
+    assert run_binary(AARCH64, artifact.path) == "bye: BYE FROM THE WORKSPACE\n"
+
+    fast = build(
+        engine,
+        project,
+        AARCH64,
+        tmp_path,
+        lines=lines,
+        cargo_args=("-p", "app", "--profile", "fast", "--features=extra", "--locked"),
+    )
+
+    assert fast.succeeded, lines[-30:]
+    built = {artifact.path.name: artifact.path for artifact in fast.artifacts}
+    assert set(built) == {"hello", "bye"}
+    assert built["hello"].parent == project.root / "target" / AARCH64 / "fast"
+    assert run_binary(AARCH64, built["hello"]) == (
+        "hello: hello from the workspace\nhello: with the extra feature\n"
+    )
+
+
+def test_the_cli_passes_cargos_arguments_and_refuses_a_target_dir(docker_toolchains, copy_fixture):
+    project = copy_fixture("workspace-features", docker_toolchains)
+    command = [XCARGO, "build", "--target", AARCH64]
+
+    refused = subprocess.run(
+        [*command, "--target-dir", "/tmp/elsewhere"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    built = subprocess.run(
+        [*command, "--release", "-p", "app", "--bin", "hello", "--no-default-features"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+
+    assert refused.returncode == 2
+    assert "cargo's --target-dir is not passed through" in refused.stderr
+    assert "building" not in refused.stderr, "refused before any engine is asked"
+    assert built.returncode == 0, built.stderr[-3000:]
+    [line] = built.stdout.splitlines()
+    assert line.endswith(f"target/{AARCH64}/release/hello")
+    binary = project.root / "target" / AARCH64 / "release" / "hello"
+    assert run_binary(AARCH64, binary) == "hello: hello from the workspace\n"
+
+
+def test_xcargo_test_runs_the_tests_under_the_targets_emulator(docker_toolchains, copy_fixture):
+    project = copy_fixture("workspace-features", docker_toolchains)
+    command = [XCARGO, "test", "--target", AARCH64]
+
+    passed = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+    nocapture = subprocess.run(
+        [*command, "-p", "greeter", "--", "--nocapture", "--include-ignored"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    failing = subprocess.run(
+        [*command, "-p", "greeter", "--features", "failing"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+
+    assert passed.returncode == 0, passed.stderr[-3000:]
+    assert (
+        "     Running unittests src/lib.rs (target/aarch64-unknown-linux-gnu/debug/deps/greeter-"
+        in passed.stderr
+    )
+    assert "test tests::greets_from_the_workspace ... ok" in passed.stderr
+    assert "tests: 2 passed, 0 failed, 1 ignored in 3 test programs" in passed.stderr
+    assert passed.stdout == "", "no artifacts: test programs are not copied out"
+    assert nocapture.returncode == 0, nocapture.stderr[-3000:]
+    assert "running on aarch64" in nocapture.stderr, "the test ran as aarch64 code"
+    assert "tests: 3 passed, 0 failed, 0 ignored in 1 test programs" in nocapture.stderr
+    assert failing.returncode == 101, failing.stderr[-3000:]
+    assert "test tests::fails_on_purpose ... FAILED" in failing.stderr
+    assert "this test fails on purpose" in failing.stderr
+    assert (
+        "tests failed: 2 passed, 1 failed, 1 ignored in 1 test programs: greeter: "
+        "tests::fails_on_purpose" in failing.stderr
+    )
+
+
+def test_xcargo_check_checks_without_artifacts(docker_toolchains, copy_fixture):
+    project = copy_fixture("workspace-features", docker_toolchains)
+
+    checked = subprocess.run(
+        [XCARGO, "check", "--target", AARCH64, "--workspace"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert f"checked {AARCH64} (debug)" in checked.stderr
+    assert checked.stdout == ""
+    assert not (project.root / "target").exists()
+
+
+def test_xcargo_run_runs_the_one_program_under_emulation(docker_toolchains, copy_fixture):
+    project = copy_fixture("workspace-features", docker_toolchains)
+    command = [XCARGO, "run", "--target", AARCH64, "-p", "app"]
+
+    ran = subprocess.run(
+        [*command, "--bin", "bye", "--features", "extra"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    ambiguous = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "bye: bye from the workspace\nbye: with the extra feature\n" in ran.stderr
+    assert ambiguous.returncode == 2
+    assert "xcargo run needs exactly one program to run, and the build made bye, hello" in (
+        ambiguous.stderr
+    )
