@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runtimes.cargo_args import check_cargo_args
 from tests.support import AARCH64, build, run_binary
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -44,7 +45,10 @@ def test_packages_binaries_features_and_profiles_reach_cargo(
         AARCH64,
         tmp_path,
         lines=lines,
-        cargo_args=("-p", "app", "--profile", "fast", "--features=extra", "--locked"),
+        # As the CLI passes them: --locked is implied, and dropped.
+        cargo_args=check_cargo_args(
+            ["-p", "app", "--profile", "fast", "--features=extra", "--locked"]
+        ),
     )
 
     assert fast.succeeded, lines[-30:]

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from builds.models import Build, Target
+from builds.services.engines import register_host
 from builds.services.projects import create_project
 from tests.conftest import FIXTURES
 from tests.server.conftest import WorkerProcess
@@ -22,8 +23,10 @@ def post_json(client: Client, path: str, body: dict) -> dict:
 
 
 def test_a_trigger_adds_its_cargo_arguments_after_the_targets(
-    api_client, hello_project, engine_host, django_capture_on_commit_callbacks
+    api_client, hello_project, django_capture_on_commit_callbacks
 ):
+    # Registered in this test's transaction, so that the build is never published.
+    register_host(name="local", engine_url="unix:///var/run/docker.sock", runtime="docker")
     Target.objects.filter(project=hello_project).update(cargo_args=["--features", "cli"])
 
     with django_capture_on_commit_callbacks(execute=False):
