@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import certifi
-
 from runtimes.engine import Engine
 from runtimes.images.registries import Credentials
 
@@ -29,6 +27,7 @@ PUBLIC = "127.0.0.1:5101"
 PRIVATE = "127.0.0.1:5102"
 LOGIN = Credentials("team", "registry-s3cret-for-tests")
 DOCKER_CERTS = Path("/etc/docker/certs.d")
+SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 @dataclass(frozen=True)
@@ -112,9 +111,8 @@ def running_registries() -> Iterator[Registries]:
                 certs.mkdir(parents=True, exist_ok=True)
                 shutil.copy(home / "cert.pem", certs / "ca.crt")
                 bundle = root / "ca-bundle.pem"
-                bundle.write_text(
-                    Path(certifi.where()).read_text() + (home / "cert.pem").read_text()
-                )
+                # The system's authorities (a proxy's among them, which pip needs) and this one.
+                bundle.write_text(SYSTEM_BUNDLE.read_text() + (home / "cert.pem").read_text())
                 os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
             log = home / "registry.log"
             process = subprocess.Popen(

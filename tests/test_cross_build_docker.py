@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from runtimes import naming
-from runtimes.cross_build import ImageMissing
 from runtimes.engine import Engine
+from runtimes.images.pulling import PullFailed
 from runtimes.sandbox import BuildBusy, BuildStopped, Limits
 from runtimes.smoke import PASSED
 from runtimes.toolchains import NEWEST_CHANNEL
@@ -289,7 +289,7 @@ def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
     engine = docker_toolchains
     project = copy_fixture("hello-cross", engine)
 
-    with pytest.raises(ImageMissing, match="not on the engine") as raised:
+    with pytest.raises(PullFailed, match="is not on the engine, and registry localhost") as raised:
         build(engine, project, AARCH64, tmp_path / "state", image="localhost/nobody/nothing:1")
 
     assert "pull" in (raised.value.hint or "")

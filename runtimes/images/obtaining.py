@@ -22,7 +22,7 @@ from runtimes.images.pulling import (
 )
 from runtimes.images.references import ImageReference
 from runtimes.images.registries import ALWAYS, NEVER, Registry
-from runtimes.images.remote import describe
+from runtimes.images.remote import RegistryUnreachable, describe
 from runtimes.images.trust import TrustPolicy, check_image_approved
 
 
@@ -84,7 +84,13 @@ def _untrusted(
     """
     if present is not None:
         return Obtained(present, pinned_digest(present, reference))
-    remote = describe(Registry(reference.registry), reference)
+    try:
+        remote = describe(Registry(reference.registry), reference)
+    except RegistryUnreachable as error:
+        raise PullFailed(
+            f"image {reference.canonical} is not on the engine, and {error.message}",
+            hint=f"load or pull it into the engine first (`docker pull {reference.canonical}`)",
+        ) from error
     if remote is None:
         raise PullFailed(f"{reference.registry} has no image {reference.canonical}")
     code = check_image_approved(reference, remote.digest, approvals, how=approve_how)
