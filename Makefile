@@ -34,7 +34,10 @@ lint:
 
 bench:
 	$(VENV)/python bench/cache_bench.py
+	$(VENV)/python bench/warm_bench.py
 	$(VENV)/python bench/isolation_bench.py
 	$(VENV)/python bench/live_page_bench.py
 	$(VENV)/python bench/server_bench.py
+	$(VENV)/python bench/identical_bench.py
+	$(VENV)/python bench/pages_bench.py
 	$(VENV)/python bench/toolchain_bench.py

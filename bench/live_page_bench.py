@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from build_logs import add_log_lines
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
@@ -43,7 +45,7 @@ def measure(lines: int, new_per_second: int) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from builds.models import Build, EngineHost, LogChunk
+    from builds.models import Build, EngineHost
     from builds.services.projects import create_project
 
     call_command("migrate", verbosity=0)
@@ -58,22 +60,14 @@ def measure(lines: int, new_per_second: int) -> None:
         project=project, target=target, engine_host=host, state=Build.State.BUILDING
     )
 
-    def add_lines(first: int, count: int) -> None:
-        text = "\n".join(
-            f"   Compiling crate-{n:05d} v1.{n % 40}.{n % 7} (registry+https://index.crates.io)"
-            for n in range(first, first + count)
-        )
-        LogChunk.objects.create(build=build, first_line=first, line_count=count, text=text)
-        Build.objects.filter(pk=build.pk).update(log_lines=first + count)
-
-    add_lines(0, lines)
+    add_log_lines(build.pk, 0, lines)
     client = Client()
     client.force_login(user)
     htmx = {"HX-Request": "true"}
     page = client.get(build.get_absolute_url()).content.decode()
     tail = re.search(r'<pre id="log"[^>]*>.*?</pre>', page, re.S).group(0).encode()
     status = len(client.get(build.get_absolute_url(), headers=htmx).content)
-    add_lines(lines, new_per_second)
+    add_log_lines(build.pk, lines, new_per_second)
     log_url = f"{reverse('build-log-lines', args=[build.pk])}?after={lines}"
     appended = len(client.get(log_url, headers=htmx).content)
     idle_url = f"{reverse('build-log-lines', args=[build.pk])}?after={lines + new_per_second}"

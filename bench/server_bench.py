@@ -21,17 +21,19 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import requests
+import serving
+from serving import PYTHON, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "hello-cross"
-PYTHON = sys.executable
 XCARGO = str(Path(PYTHON).parent / "xcargo")
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
@@ -45,6 +47,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="requests per page measured")
     parser.add_argument("--target", default="aarch64-unknown-linux-gnu")
     args = parser.parse_args()
+    with running_server() as server:
+        rebuilds(args, server.token, server.scratch)
+        list_latency(args, server.environment)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A bench's own server: the admin's API token, its scratch directory, its environment."""
+
+    token: str
+    scratch: Path
+    environment: dict[str, str]
+
+
+@contextmanager
+def running_server() -> Iterator[Server]:
+    """Start a server of its own (scratch SQLite database, Redis database 14, gunicorn and
+    the worker) for the time of the block, then stop it and remove its scratch directory.
+    """
     scratch = Path(tempfile.mkdtemp(prefix="xcargo-server-bench-"))
     environment = {
         **os.environ,
@@ -58,13 +79,9 @@ def main() -> None:
     try:
         token = _prepare(environment)
         processes = _start_server(environment, scratch)
-        rebuilds(args, token, scratch)
-        list_latency(args, environment)
+        yield Server(token, scratch, environment)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        serving.stop(processes)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -88,35 +105,16 @@ def _prepare(environment: dict[str, str]) -> str:
 
 def _start_server(environment: dict[str, str], scratch: Path) -> list[subprocess.Popen[bytes]]:
     logs = scratch / "logs"
-    logs.mkdir()
     commands = {
         "worker": [PYTHON, "manage.py", "worker", "--host", "bench"],
-        "web": [
-            PYTHON, "-m", "gunicorn", "xcargo_web.wsgi:application",
-            "--bind", f"127.0.0.1:{PORT}", "--workers", "2", "--threads", "4",
-        ],
-    }  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=environment,
-            stdout=(logs / f"{name}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for name, command in commands.items()
-    ]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        worker_ready = b" ready." in (logs / "worker.log").read_bytes()
-        try:
-            web_ready = requests.get(f"{BASE}/login/", timeout=1).ok
-        except requests.RequestException:
-            web_ready = False
-        if worker_ready and web_ready:
-            return processes
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not start; see {logs}")
+        "web": serving.gunicorn_command(PORT),
+    }
+    processes = serving.start(commands, environment, logs)
+    serving.wait_until(
+        lambda: b" ready." in (logs / "worker.log").read_bytes() and serving.answers(BASE),
+        f"the server did not start; see {logs}",
+    )
+    return processes
 
 
 def _server_build(session: requests.Session, target: str) -> tuple[float, dict]:
@@ -194,20 +192,8 @@ def rebuilds(args: argparse.Namespace, token: str, scratch: Path) -> None:
 
 def list_latency(args: argparse.Namespace, environment: dict[str, str]) -> None:
     _add_builds(args.builds)
-    session = requests.Session()
-    session.get(f"{BASE}/login/", timeout=10)
     password = (Path(environment["XCARGO_VAR_DIR"]) / "admin-password").read_text().strip()
-    signed_in = session.post(
-        f"{BASE}/login/",
-        data={
-            "username": "admin",
-            "password": password,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{BASE}/login/"},
-        timeout=10,
-    )
-    signed_in.raise_for_status()
+    session = serving.sign_in(BASE, "admin", password)
     pages = {
         "/builds/ (first page)": "/builds/",
         "/builds/?page=100 (deep page)": "/builds/?page=100",
@@ -219,15 +205,8 @@ def list_latency(args: argparse.Namespace, environment: dict[str, str]) -> None:
     print("| page | median | p90 |")
     print("|---|---|---|")
     for label, path in pages.items():
-        timings = []
-        for _ in range(args.requests):
-            started = time.perf_counter()
-            response = session.get(f"{BASE}{path}", timeout=30)
-            timings.append(time.perf_counter() - started)
-            response.raise_for_status()
-        timings.sort()
-        p90 = timings[int(len(timings) * 0.9) - 1]
-        print(f"| {label} | {statistics.median(timings) * 1000:.0f} ms | {p90 * 1000:.0f} ms |")
+        timing = serving.time_get(session, f"{BASE}{path}", args.requests)
+        print(f"| {label} | {timing.median_ms:.0f} ms | {timing.p90_ms:.0f} ms |")
 
 
 def _add_builds(count: int) -> None:

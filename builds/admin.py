@@ -32,6 +32,8 @@ from builds.models import (
     Approval,
     Artifact,
     Build,
+    BuildVariable,
+    CacheEviction,
     CacheQuota,
     CacheVolume,
     EngineHost,
@@ -41,7 +43,7 @@ from builds.models import (
     Target,
     TrustedRegistry,
 )
-from builds.services import policies, projects
+from builds.services import policies, projects, variables
 from builds.services.builds import delete_artifacts, delete_builds
 from builds.services.errors import ServiceError
 from runtimes.sizes import human_size
@@ -176,6 +178,51 @@ class TargetInline(admin.TabularInline):
     show_change_link = True
 
 
+class BuildVariableForm(forms.ModelForm):
+    """A variable of the project's builds. A secret's value is write-only: the form never shows
+    it, and left empty it keeps the stored one.
+    """
+
+    value = forms.CharField(required=False, widget=forms.TextInput(attrs={"size": 40}))
+
+    class Meta:
+        model = BuildVariable
+        fields = ["name", "target", "value", "secret"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.secret:
+            self.fields["value"].widget = forms.PasswordInput(render_value=False)
+            self.fields["value"].help_text = "secret: never shown; leave empty to keep it"
+            self.initial["value"] = ""
+
+    def clean_name(self) -> str:
+        return _service_checked(variables.check_variable_name, self.cleaned_data["name"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        secret, value = data.get("secret", False), data.get("value", "")
+        if not value and secret and self.instance.pk and self.instance.secret:
+            value = self.instance.value
+        try:
+            data["value"] = variables.check_variable_value(value, secret=secret)
+        except ServiceError as error:
+            self.add_error("value", error.message)
+        return data
+
+
+class BuildVariableInline(admin.TabularInline):
+    model = BuildVariable
+    form = BuildVariableForm
+    extra = 0
+
+    def get_formset(self, request: HttpRequest, obj: Project | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        targets = formset.form.base_fields["target"]
+        targets.queryset = Target.objects.filter(project=obj) if obj else Target.objects.none()
+        return formset
+
+
 def _deletion_summary(
     builds: QuerySet[Build],
 ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
@@ -209,7 +256,7 @@ def _listed(objects: list[Model], builds: list[Any]) -> list[Any]:
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectAdminForm
-    inlines = [TargetInline]
+    inlines = [TargetInline, BuildVariableInline]
     list_display = ["name", "slug", "display_source", "default_ref", "created_by", "created_at"]
     list_select_related = ["created_by"]
     search_fields = ["name", "slug"]
@@ -309,12 +356,19 @@ class BuildAdmin(ReadOnlyAdmin):
         "target_triple",
         "state",
         "success",
+        "joined_build",
         "engine_host",
         "triggered_by",
         "created_at",
     ]
     list_display_links = ["id"]
-    list_filter = ["state", "success", "error_kind", "engine_host"]
+    list_filter = [
+        "state",
+        "success",
+        "error_kind",
+        "engine_host",
+        ("joined", admin.EmptyFieldListFilter),
+    ]
     # A build's name is its target's, whose name is its project's: all in the one query.
     list_select_related = ["project", "target__project", "engine_host", "triggered_by"]
     search_fields = ["=id", "project__slug", "target__triple", "ref", "commit", "error_message"]
@@ -336,6 +390,7 @@ class BuildAdmin(ReadOnlyAdmin):
                     "error_message",
                     "cancel_requested",
                     "approval",
+                    "joined",
                 ]
             },
         ),
@@ -378,6 +433,14 @@ class BuildAdmin(ReadOnlyAdmin):
     @admin.display(description="target", ordering="target__triple")
     def target_triple(self, build: Build) -> str:
         return build.target.triple
+
+    @admin.display(description="joined", ordering="joined")
+    def joined_build(self, build: Build) -> str:
+        """The build it joined, by id: the list needs no row of it."""
+        if build.joined_id is None:
+            return "—"
+        link = reverse("admin:builds_build_change", args=[build.joined_id])
+        return format_html('<a href="{}">#{}</a>', link, build.joined_id)
 
     @admin.display(description="log (last lines)")
     def log_tail(self, build: Build) -> SafeString:
@@ -584,9 +647,11 @@ class TrustedRegistryAdmin(admin.ModelAdmin):
 class CacheQuotaForm(forms.ModelForm):
     class Meta:
         model = CacheQuota
-        fields = ["project", "warn_bytes", "max_bytes"]
+        fields = ["project", "engine_host", "warn_bytes", "max_bytes"]
         help_texts = {
-            "project": "empty: the quota for all projects together",
+            "project": "a project's own limit on its target caches",
+            "engine_host": "an engine host's own limit, over the global one; both empty: the "
+            "global quota (default 5 GB warning, 10 GB limit)",
             "warn_bytes": "bytes; at most the maximum",
             "max_bytes": "bytes",
         }
@@ -597,6 +662,8 @@ class CacheQuotaForm(forms.ModelForm):
         for name in ("warn_bytes", "max_bytes"):
             if data.get(name) is not None and data[name] < 0:
                 self.add_error(name, "A size cannot be negative.")
+        if data.get("project") and data.get("engine_host"):
+            self.add_error("engine_host", "A quota is a project's or an engine host's, not both.")
         if warn is not None and limit is not None and warn > limit:
             self.add_error(
                 "warn_bytes",
@@ -610,7 +677,7 @@ class CacheQuotaForm(forms.ModelForm):
 class CacheQuotaAdmin(admin.ModelAdmin):
     form = CacheQuotaForm
     list_display = ["__str__", "warn_shown", "max_shown"]
-    list_select_related = ["project"]
+    list_select_related = ["project", "engine_host"]
 
     @admin.display(description="warn at", ordering="warn_bytes")
     def warn_shown(self, quota: CacheQuota) -> str:
@@ -619,6 +686,20 @@ class CacheQuotaAdmin(admin.ModelAdmin):
     @admin.display(description="maximum", ordering="max_bytes")
     def max_shown(self, quota: CacheQuota) -> str:
         return human_size(quota.max_bytes)
+
+
+@admin.register(CacheEviction)
+class CacheEvictionAdmin(ReadOnlyAdmin):
+    """What the quotas' eviction removed, and why: the worker's record."""
+
+    list_display = ["volume", "engine_host", "project", "size_shown", "last_used", "removed_at"]
+    list_filter = ["engine_host"]
+    list_select_related = ["engine_host", "project"]
+    search_fields = ["volume", "reason"]
+
+    @admin.display(description="size", ordering="size")
+    def size_shown(self, eviction: CacheEviction) -> str:
+        return human_size(eviction.size)
 
 
 @admin.register(ApiToken)

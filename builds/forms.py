@@ -10,8 +10,11 @@ import shlex
 
 from django import forms
 
-from builds.models import Build
+from builds.models import Build, Project
 from builds.services.errors import ServiceError
+from runtimes.durations import parse_age
+from runtimes.errors import UsageError
+from runtimes.targets import validate_triple
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -152,3 +155,36 @@ class BuildFilterForm(forms.Form):
             "state": data["state"],
             "triggered_by": data["user"],
         }
+
+
+class CacheCleanForm(forms.Form):
+    """What an admin cleans from the caches page: the volumes of a project, of a target, or
+    unused for a while; all of them when nothing is chosen. `confirm` is set by the preview.
+    """
+
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.order_by("name"), required=False, empty_label="every project"
+    )
+    target = forms.CharField(max_length=100, required=False, help_text="a target triple")
+    older_than = forms.CharField(
+        max_length=12, required=False, help_text="unused for this long: 30m, 12h, 7d, 2w"
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_target(self) -> str:
+        target = self.cleaned_data["target"].strip()
+        if target:
+            try:
+                validate_triple(target)
+            except UsageError as error:
+                raise forms.ValidationError(error.message) from None
+        return target
+
+    def clean_older_than(self) -> int | None:
+        text = self.cleaned_data["older_than"].strip()
+        if not text:
+            return None
+        try:
+            return parse_age(text)
+        except UsageError as error:
+            raise forms.ValidationError(f"{error.message} ({error.hint})") from None

@@ -12,8 +12,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.text import slugify
 
-from runtimes import smoke, vocabulary
+from runtimes import caches, smoke, vocabulary
 from runtimes.cargo_args import BUILD, SERVER_COMMANDS
 from runtimes.engine import ENGINE_HOST_RUNTIMES, RUNTIME_LABELS
 from runtimes.images import registries, trust
@@ -33,6 +34,9 @@ class EngineHost(models.Model):
         [(runtime.upper(), (runtime, RUNTIME_LABELS[runtime])) for runtime in ENGINE_HOST_RUNTIMES],
     )
 
+    # The status of a step of a Podman machine set-up; the last one of a set-up is final.
+    MACHINE_STEP, MACHINE_READY, MACHINE_FAILED = "step", "ready", "failed"
+
     name = models.SlugField(max_length=50, unique=True)
     engine_url = models.CharField(
         max_length=300, blank=True, help_text="unix:// or tcp:// URL; empty: the local engine"
@@ -48,12 +52,24 @@ class EngineHost(models.Model):
     cgroup = models.CharField(max_length=40, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     doctor = models.JSONField(default=list, blank=True, help_text="the last doctor checks")
+    machine_steps = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the last Podman machine set-up on macOS, step by step: {at, text, status}",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def machine_in_progress(self) -> bool:
+        """Whether a Podman machine set-up has steps and has not ended (ready or failed)."""
+        steps = self.machine_steps or []
+        final = (self.MACHINE_READY, self.MACHINE_FAILED)
+        return bool(steps) and steps[-1].get("status") not in final
 
 
 class Project(models.Model):
@@ -127,6 +143,50 @@ class Target(models.Model):
         return f"{self.project} · {self.triple}"
 
 
+class BuildVariable(models.Model):
+    """An environment variable a project's builds see, for every target or for one, set by
+    admins. A secret's value is write-only: no page, log or API shows it, and the build log
+    masks it wherever the build prints it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="variables")
+    target = models.ForeignKey(
+        Target,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="variables",
+        help_text="empty: every target of the project; a target's own variable wins",
+    )
+    name = models.CharField(max_length=128)
+    value = models.TextField(blank=True)
+    secret = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["project__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=Q(target__isnull=True),
+                name="one_project_variable_per_name",
+            ),
+            models.UniqueConstraint(
+                fields=["target", "name"],
+                condition=Q(target__isnull=False),
+                name="one_target_variable_per_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.target.triple if self.target_id else "every target"
+        return f"{self.name} ({where})"
+
+    @property
+    def shown_value(self) -> str | None:
+        """The value as pages and the API show it: None for a secret."""
+        return None if self.secret else self.value
+
+
 class Build(models.Model):
     """One build of one target. `state` is where the build is; `success` whether cargo
     succeeded: a build that ran to its end with a compile error is finished, unsuccessful;
@@ -159,6 +219,11 @@ class Build(models.Model):
         choices=[(command, command) for command in SERVER_COMMANDS],
         default=BUILD,
         help_text="build, or test: the tests built and run under the target's emulator",
+    )
+    test_args = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="a test run's arguments for the test programs (cargo test -- ARGS)",
     )
     tests = models.JSONField(
         null=True,
@@ -220,14 +285,30 @@ class Build(models.Model):
         related_name="builds",
         help_text="the decision its custom Dockerfile or its image waited for",
     )
+    joined = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="joiners",
+        help_text="the identical build, queued at the same time, that this one joined: it did "
+        "not run itself, and ended with that build's state, result and artifacts",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Lists read builds newest first, whole or by one filter (and a project's by state):
+        # each in its index's order to the last column, so a page, a deep page's offset and
+        # a count read the index alone, never every row or a sort of them.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="build_recent"),
-            models.Index(fields=["project", "-created_at"], name="build_project_recent"),
-            models.Index(fields=["target", "-created_at"], name="build_target_recent"),
-            models.Index(fields=["state", "-created_at"], name="build_state_recent"),
+            models.Index(fields=["project", "-created_at", "-id"], name="build_project_recent"),
+            models.Index(
+                fields=["project", "state", "-created_at", "-id"], name="build_project_state_recent"
+            ),
+            models.Index(fields=["target", "-created_at", "-id"], name="build_target_recent"),
+            models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
+            models.Index(fields=["triggered_by", "-created_at", "-id"], name="build_user_recent"),
             models.Index(fields=["engine_host", "state"], name="build_host_state"),
         ]
         constraints = [
@@ -261,6 +342,26 @@ class Build(models.Model):
             return None
         end = self.finished_at or self.heartbeat_at
         return (end - self.started_at).total_seconds() if end else None
+
+    @property
+    def state_text(self) -> str:
+        """The state as pages say it; a finished build says how cargo ended."""
+        text = self.get_state_display()
+        if self.state != self.State.FINISHED:
+            return text
+        if self.success:
+            return f"{text}: succeeded"
+        if self.error_kind:
+            return f"{text}: {self.get_error_kind_display()}"
+        return f"{text}: cargo failed"
+
+    @property
+    def state_classes(self) -> str:
+        """The CSS classes of its state's badge, beside `state`: "state-finished unsuccessful"."""
+        classes = f"state-{slugify(self.state)}"
+        if self.state == self.State.FINISHED and not self.success:
+            classes += " unsuccessful"
+        return classes
 
 
 class Approval(models.Model):
@@ -426,7 +527,10 @@ class Image(models.Model):
 
 
 class CacheVolume(models.Model):
-    """A cache volume on an engine host (CARGO_HOME or a target dir), as last measured."""
+    """A cache volume on an engine host (CARGO_HOME, a target dir or a compiler cache), as last
+    measured; a compiler cache's row also counts what it has served the builds recorded here
+    (the row goes with the volume, and a new volume of that name starts from nothing).
+    """
 
     engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="volumes")
     name = models.CharField(max_length=255)
@@ -436,6 +540,9 @@ class CacheVolume(models.Model):
     size = models.BigIntegerField(null=True, blank=True)
     in_use = models.BooleanField(default=False)
     last_used = models.DateTimeField(null=True, blank=True)
+    compiler_hits = models.PositiveBigIntegerField(default=0)
+    compiler_misses = models.PositiveBigIntegerField(default=0)
+    compiler_builds = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["engine_host", "name"]
@@ -496,23 +603,87 @@ class TrustedRegistry(models.Model):
 
 
 class CacheQuota(models.Model):
-    """How much cache may hold: for one project, or for everything when project is empty."""
+    """How much cache may hold: for one project, for one engine host, or for everything when
+    both are empty. Above `warn_bytes` builds and the dashboard say so; above `max_bytes` the
+    periodic eviction removes least-recently-used volumes until it is under again.
+    """
 
     project = models.OneToOneField(Project, null=True, blank=True, on_delete=models.CASCADE)
-    warn_bytes = models.BigIntegerField(default=5 * 10**9)
-    max_bytes = models.BigIntegerField(default=10 * 10**9)
+    engine_host = models.OneToOneField(
+        EngineHost, null=True, blank=True, on_delete=models.CASCADE, related_name="quota"
+    )
+    warn_bytes = models.BigIntegerField(default=caches.WARN_BYTES)
+    max_bytes = models.BigIntegerField(default=caches.CLEAN_BYTES)
 
     class Meta:
         constraints = [
-            # One global quota too: no project is stored as 0, which no project id is.
-            models.UniqueConstraint(Coalesce("project", 0), name="one_quota_per_scope"),
+            # One global quota too: no project or host is stored as 0, which no id is.
+            models.UniqueConstraint(
+                Coalesce("project", 0), Coalesce("engine_host", 0), name="one_quota_per_scope"
+            ),
             models.CheckConstraint(
                 name="quota_warn_below_max", condition=Q(warn_bytes__lte=models.F("max_bytes"))
+            ),
+            models.CheckConstraint(
+                name="quota_of_a_project_or_a_host",
+                condition=Q(project__isnull=True) | Q(engine_host__isnull=True),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"quota for {self.project or 'all projects'}"
+        if self.project_id:
+            return f"quota for project {self.project}"
+        if self.engine_host_id:
+            return f"quota for engine host {self.engine_host}"
+        return "quota for all projects"
+
+
+class CacheLease(models.Model):
+    """A volume held by a build (or by the eviction removing it) until `expires_at`: eviction
+    never removes a held volume, and a build never starts on one being removed. Each side
+    writes its lease first and then looks for the other's, backing off when it finds one, so
+    the two never both go ahead. A worker that dies leaves its leases to expire.
+    """
+
+    engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="leases")
+    volume = models.CharField(max_length=255)
+    build = models.ForeignKey(
+        "Build", null=True, blank=True, on_delete=models.CASCADE, related_name="leases"
+    )
+    holder = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engine_host", "volume", "holder"], name="one_lease_per_holder"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volume} held by {self.holder}"
+
+
+class CacheEviction(models.Model):
+    """A volume the quota's eviction removed, and why: what the caches page and the admin
+    show after the volume itself is gone.
+    """
+
+    engine_host = models.ForeignKey(EngineHost, on_delete=models.CASCADE, related_name="evictions")
+    volume = models.CharField(max_length=255)
+    kind = models.CharField(max_length=30)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
+    target = models.CharField(max_length=100, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+    removed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-removed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.volume} removed {self.removed_at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from builds.models import (
     ApiToken,
     Approval,
     Build,
+    BuildVariable,
+    CacheEviction,
     CacheQuota,
     CacheVolume,
     EngineHost,
@@ -23,8 +30,12 @@ from builds.models import (
     Target,
     TrustedRegistry,
 )
+from runtimes import caches
+from runtimes.build_env import BuildEnvironment, resolve_environment
+from runtimes.config import XcargoConfig
 from runtimes.images.catalogue import CatalogueEntry, catalogue
 from runtimes.images.trust import TrustPolicy
+from runtimes.sizes import human_size
 
 TAIL_LINES = 300
 
@@ -47,31 +58,124 @@ def approved_codes(project: Project) -> frozenset[str]:
     return frozenset(approved.values_list("code", flat=True))
 
 
+def build_variables(target: Target) -> list[BuildVariable]:
+    """The variables a build of `target` sees: the project's, with the target's own winning."""
+    variables = BuildVariable.objects.filter(project_id=target.project_id).filter(
+        Q(target__isnull=True) | Q(target=target)
+    )
+    chosen: dict[str, BuildVariable] = {}
+    for variable in variables.order_by(F("target").asc(nulls_first=True)):
+        chosen[variable.name] = variable
+    return sorted(chosen.values(), key=lambda variable: variable.name)
+
+
+def build_environment(target: Target, config: XcargoConfig) -> BuildEnvironment:
+    """The environment of a build of `target`: xcargo.toml's fixed values under the admins'
+    variables; a passthrough name of xcargo.toml takes its value from the admins' variables
+    only, never from the worker's own environment.
+    """
+    variables = build_variables(target)
+    env = config.env_for(target.triple)
+    plain = {variable.name: variable.value for variable in variables if not variable.secret}
+    secrets = {variable.name: variable.value for variable in variables if variable.secret}
+    return resolve_environment(
+        env.passthrough,
+        {**env.values, **plain},
+        available={**plain, **secrets},
+        secrets=secrets,
+    )
+
+
 def projects_with_targets() -> QuerySet[Project]:
     return Project.objects.prefetch_related(
-        Prefetch("targets", queryset=Target.objects.order_by("triple"))
+        Prefetch("targets", queryset=Target.objects.order_by("triple")),
+        Prefetch(
+            "variables",
+            queryset=BuildVariable.objects.select_related("target").order_by("name", "target"),
+        ),
+    )
+
+
+# What a table of builds shows of each; a build's other fields (JSON and texts among them)
+# are left in the database.
+TABLE_FIELDS = (
+    "project__name",
+    "project__slug",
+    "target__triple",
+    "triggered_by__username",
+    "state",
+    "success",
+    "error_kind",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+    "joined_id",
+)
+
+
+def build_rows() -> QuerySet[Build]:
+    """Builds newest first, with what a table of builds shows of each and nothing more."""
+    return (
+        Build.objects.select_related("project", "target", "triggered_by")
+        .only(*TABLE_FIELDS)
+        .order_by("-created_at", "-id")
     )
 
 
 def recent_builds(
     *, project: str = "", target: str = "", state: str = "", triggered_by: str = ""
 ) -> QuerySet[Build]:
-    """Builds newest first, filtered by project slug, target triple, state or user name."""
-    builds = Build.objects.select_related(
-        "project", "target", "triggered_by", "engine_host", "approval__decided_by"
-    )
+    """`build_rows`, filtered by project slug, target triple, state or user name. Each filter
+    alone, and a project with a state, has an index in this order (`Build.Meta.indexes`); the
+    names are looked up first, in subqueries, so that both databases read the builds from
+    that index instead of walking every build newest first through a join.
+    """
+    builds = build_rows()
     if project:
-        builds = builds.filter(project__slug=project)
+        builds = builds.filter(project=_id_of(Project.objects.filter(slug=project)))
     if target:
-        builds = builds.filter(target__triple=target)
+        builds = builds.filter(target__in=Target.objects.filter(triple=target))
     if state:
         builds = builds.filter(state=state)
     if triggered_by:
-        builds = builds.filter(triggered_by__username=triggered_by)
-    return builds.order_by("-created_at", "-id")
+        users = get_user_model().objects.filter(username=triggered_by)
+        builds = builds.filter(triggered_by=_id_of(users))
+    return builds
 
 
-def build_detail(build_id: int) -> Build:
+def _id_of(unique: QuerySet[Any]) -> Subquery:
+    """The id of the one row of `unique` (found by a unique name), as a subquery: NULL, which
+    matches nothing, when there is none.
+    """
+    return Subquery(unique.order_by().values("pk")[:1])
+
+
+class IdsFirst:
+    """Builds sliced by id: first the slice's ids, read from the index of their order and
+    filters alone; then only those rows, with their related ones (`rows`: what to read with
+    them; by default `build_rows`). A deep page's OFFSET skips index entries instead of
+    joined rows, so page 1000 of 100 000 builds costs about what page 1 does. The ids are
+    read by a query of their own and passed as a list: as a subquery, joined with the seven
+    tables a build in full reads, they left PostgreSQL's planner past its join_collapse_limit,
+    and it joined all 100 000 builds before keeping 50 (340 ms for the API's list). Pass it
+    to a Paginator as its object list.
+    """
+
+    def __init__(self, builds: QuerySet[Build], rows: QuerySet[Build] | None = None) -> None:
+        self.builds = builds
+        self.rows = build_rows() if rows is None else rows
+
+    def count(self) -> int:
+        return self.builds.count()
+
+    def __getitem__(self, window: slice) -> list[Build]:
+        ids = list(self.builds.values_list("pk", flat=True)[window])
+        return list(self.rows.filter(pk__in=ids)) if ids else []
+
+
+def builds_in_full() -> QuerySet[Build]:
+    """Builds newest first, with every related row a build's page or API answer shows."""
     return (
         Build.objects.select_related(
             "project",
@@ -79,10 +183,15 @@ def build_detail(build_id: int) -> Build:
             "triggered_by",
             "engine_host",
             "approval__decided_by",
+            "joined",
         )
         .prefetch_related("artifacts")
-        .get(pk=build_id)
+        .order_by("-created_at", "-id")
     )
+
+
+def build_detail(build_id: int) -> Build:
+    return builds_in_full().get(pk=build_id)
 
 
 @dataclass(frozen=True)
@@ -90,6 +199,13 @@ class LogSlice:
     lines: list[str]
     first_line: int
     next_line: int
+
+    @property
+    def text(self) -> str:
+        """The lines as a page shows them, each ending with a newline: one string for the
+        template, where a loop over a poll's 2000 lines took longer than the rest of it.
+        """
+        return "".join(f"{line}\n" for line in self.lines)
 
 
 def log_from(build: Build, *, offset: int, limit: int = 5000) -> LogSlice:
@@ -136,8 +252,17 @@ def api_token(user: AbstractBaseUser) -> ApiToken | None:
 
 
 def engine_hosts() -> QuerySet[EngineHost]:
-    running = Q(builds__state__in=Build.RUNNING_STATES)
-    return EngineHost.objects.annotate(running=Count("builds", filter=running)).order_by("name")
+    """Engine hosts with the number of builds running on each, counted in the index of
+    (host, state): a join with every build would count through all of them on each page view.
+    """
+    running = (
+        Build.objects.filter(engine_host=OuterRef("pk"), state__in=Build.RUNNING_STATES)
+        .order_by()
+        .values("engine_host")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return EngineHost.objects.annotate(running=Coalesce(Subquery(running), 0)).order_by("name")
 
 
 def images() -> QuerySet[Image]:
@@ -161,7 +286,6 @@ class CacheSummary:
     volumes: list[CacheVolume]
     per_project: list[dict[str, object]]
     total: int
-    quota: CacheQuota | None
 
 
 def cache_summary() -> CacheSummary:
@@ -178,5 +302,101 @@ def cache_summary() -> CacheSummary:
         volumes=volumes,
         per_project=per_project,
         total=total,
-        quota=CacheQuota.objects.filter(project__isnull=True).first(),
     )
+
+
+# --- Cache quotas: which one holds, and what is over it.
+
+
+@dataclass(frozen=True)
+class Quota:
+    warn_bytes: int
+    max_bytes: int
+    # Where it comes from, as messages say it: "the quota of engine host builder-1".
+    where: str
+
+
+def host_quota(host: EngineHost) -> Quota:
+    """The host's own quota, else the global one, else the design's 5 and 10 GB."""
+    for quota, where in (
+        (CacheQuota.objects.filter(engine_host=host).first(), f"the quota of engine host {host}"),
+        (
+            CacheQuota.objects.filter(project__isnull=True, engine_host__isnull=True).first(),
+            "the global quota",
+        ),
+    ):
+        if quota is not None:
+            return Quota(quota.warn_bytes, quota.max_bytes, where)
+    return Quota(caches.WARN_BYTES, caches.CLEAN_BYTES, "the default quota")
+
+
+def cache_warnings() -> list[str]:
+    """What the dashboard warns about: each engine host, and each project with a quota of its
+    own, whose recorded caches are above the warning size (sizes as workers last measured).
+    """
+    warnings = []
+    for host in EngineHost.objects.order_by("name"):
+        total = _recorded_total(CacheVolume.objects.filter(engine_host=host))
+        if message := _over(total, host_quota(host), f"engine host {host}"):
+            warnings.append(message)
+    for quota in CacheQuota.objects.filter(project__isnull=False).select_related("project"):
+        total = _recorded_total(CacheVolume.objects.filter(project=quota.project))
+        own = Quota(quota.warn_bytes, quota.max_bytes, f"the quota of project {quota.project}")
+        if message := _over(total, own, f"project {quota.project}"):
+            warnings.append(message)
+    return warnings
+
+
+def build_warning(host: EngineHost) -> str | None:
+    """The line a build's log starts with when its host's caches are above the warning size."""
+    total = _recorded_total(CacheVolume.objects.filter(engine_host=host))
+    return _over(total, host_quota(host), f"engine host {host}")
+
+
+def _recorded_total(volumes: QuerySet[CacheVolume]) -> int:
+    """Summed in the database: the dashboard asks on every view, and rows can be many."""
+    return volumes.aggregate(total=Sum("size"))["total"] or 0
+
+
+def _over(total: int, quota: Quota, what: str) -> str | None:
+    if total >= quota.max_bytes:
+        return (
+            f"caches of {what} use {human_size(total)}, over the limit of "
+            f"{human_size(quota.max_bytes)} ({quota.where}): least-recently-used volumes are "
+            "removed"
+        )
+    if total >= quota.warn_bytes:
+        return (
+            f"caches of {what} use {human_size(total)}, over the warning size of "
+            f"{human_size(quota.warn_bytes)} ({quota.where})"
+        )
+    return None
+
+
+def host_quotas() -> list[tuple[EngineHost, Quota, int]]:
+    """Each engine host with the quota that holds for it and its recorded total."""
+    return [
+        (host, host_quota(host), _recorded_total(CacheVolume.objects.filter(engine_host=host)))
+        for host in EngineHost.objects.order_by("name")
+    ]
+
+
+def recent_evictions(limit: int = 50) -> QuerySet[CacheEviction]:
+    return CacheEviction.objects.select_related("engine_host", "project")[:limit]
+
+
+def volumes_to_clean(
+    *, project: Project | None, target: str, older_than: int | None
+) -> list[CacheVolume]:
+    """The recorded volumes a clean from the caches page takes (as workers last measured
+    them): of a project, of a target, unused for `older_than` seconds; every one otherwise.
+    """
+    volumes = CacheVolume.objects.select_related("engine_host", "project").order_by("name")
+    if project is not None:
+        volumes = volumes.filter(project=project)
+    if target:
+        volumes = volumes.filter(target=target)
+    if older_than is not None:
+        cutoff = timezone.now() - timedelta(seconds=older_than)
+        volumes = volumes.filter(Q(last_used__lt=cutoff) | Q(last_used__isnull=True))
+    return list(volumes)

@@ -10,7 +10,8 @@ from celery import shared_task
 from django.conf import settings
 
 from builds.models import EngineHost
-from builds.services import builds, engines, runner
+from builds.services import builds, cache_quotas, engines, machines, runner
+from runtimes.errors import XcargoError
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +74,23 @@ def measure_cache_volumes(host_id: int) -> None:
     host = EngineHost.objects.filter(pk=host_id).first()
     if host is not None:
         engines.measure_volumes(host)
+
+
+@shared_task
+def clean_cache_volumes(host_id: int, names: list[str], reason: str) -> None:
+    """Remove volumes an admin chose on the caches page, on the worker of their host."""
+    host = EngineHost.objects.filter(pk=host_id).first()
+    if host is not None:
+        cache_quotas.clean_volumes(host, engines.connect_host(host), names, reason)
+        engines.measure_volumes(host)
+
+
+@shared_task
+def set_up_podman_machine(host_id: int) -> None:
+    """An admin asked the engines page to set up the host's Podman machine (macOS)."""
+    host = EngineHost.objects.filter(pk=host_id).first()
+    if host is not None:
+        try:
+            machines.set_up_machine(host)
+        except XcargoError as error:  # recorded on the host, for the page
+            logger.warning("host %s: the Podman machine could not be set up: %s", host, error)

@@ -81,6 +81,17 @@ def executable_paths(messages: Iterable[dict[str, object]]) -> set[str]:
     }
 
 
+def fresh_paths(messages: Iterable[dict[str, object]]) -> set[str]:
+    """The files of the artifacts cargo reported fresh: made by an earlier build, untouched."""
+    return {
+        str(name)
+        for message in messages
+        if message.get("reason") == "compiler-artifact" and message.get("fresh") is True
+        for name in [message.get("executable"), *(message.get("filenames") or [])]
+        if name
+    }
+
+
 def artifact_paths(messages: Iterable[dict[str, object]]) -> list[str]:
     """Container paths of the workspace's own binaries and libraries, in cargo's order."""
     paths: list[str] = []

@@ -98,7 +98,9 @@ def bootstrap(
         dockerfile="base.Dockerfile",
         tag=naming.TOOLCHAIN_BASE_IMAGE,
         build_args={"BASE_IMAGE": naming.BASE_IMAGE, **zig_bundle.versions()},
-        labels=naming.managed_labels("toolchain-base", source="bootstrap"),
+        labels=naming.managed_labels(
+            "toolchain-base", source="bootstrap", compiler_cache="sccache"
+        ),
         bundles_zig=True,
     )
     outcomes.append(_ensure_built(engine, common, on_line))

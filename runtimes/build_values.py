@@ -4,13 +4,15 @@ hand to a build and read back, whichever strategy ran it (a container or the hos
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtimes import caches
 from runtimes.artifacts import Artifact
+from runtimes.build_env import BuildEnvironment
 from runtimes.cargo_args import BUILD
+from runtimes.compiler_cache import CompilerCacheUse
 from runtimes.config import XcargoConfig
 from runtimes.emulation import LibtestReport
 from runtimes.glibc import DEFAULT_FLOOR, GlibcVersion
@@ -36,6 +38,8 @@ class BuildRequest:
     # test programs get.
     command: str = BUILD
     program_args: tuple[str, ...] = ()
+    # The variables the build's containers get beyond xcargo's own, and the secrets the log masks.
+    environment: BuildEnvironment = field(default_factory=BuildEnvironment)
     image: str | None = None
     # How `image` was named, for the reason the build records ("--container-image").
     image_named_by: str = ""
@@ -63,6 +67,9 @@ class BuildRequest:
     bootstrap_missing: bool = False
     # An unprotected ref, which builds on a target cache of its own; "" the protected one.
     target_lane: str = ""
+    # Hears the cache volumes' names before the build creates or uses them (the server's
+    # leases); None: nothing to tell.
+    claim_volumes: Callable[[list[str]], None] | None = None
     # More labels of the build's containers (LABEL_* suffixes): the server's build id.
     container_labels: Mapping[str, str] = field(default_factory=dict)
     # The toolchain named with the build (--toolchain, the API's field), and how.
@@ -111,6 +118,8 @@ class BuildResult:
     failure_kind: ErrorKind | None = None
     # Whether the target cache was made for this build as a copy of the protected one.
     target_seeded: bool = False
+    # What the build took from the shared compiler cache; None when it used none.
+    compiler_cache: CompilerCacheUse | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -1,10 +1,11 @@
 """Cache volumes (FR1): created on first use, kept across container removal, sized and cleaned.
 
-Two kinds: one CARGO_HOME per toolchain (registry, git checkouts and cargo's own lock files
-together, so concurrent builds lock each other correctly) and one target directory per project,
+Three kinds: one CARGO_HOME per toolchain (registry, git checkouts and cargo's own lock files
+together, so concurrent builds lock each other correctly), one target directory per project,
 target and toolchain image (so incremental builds are reused, and an image change starts a
-fresh one instead of mixing compilers). With caching off, both are scratch volumes removed
-after the build.
+fresh one instead of mixing compilers), and one compiler cache per toolchain and target that
+projects share (runtimes.compiler_cache). With caching off, a build gets scratch volumes
+removed after it, and no compiler cache.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,16 @@ from docker.errors import APIError, NotFound
 from docker.models.volumes import Volume
 from docker.types import Mount
 
-from runtimes import naming
+from runtimes import compiler_cache, naming
 from runtimes.config import CacheConfig
-from runtimes.engine import Engine
-from runtimes.sandbox import CARGO_HOME_DIR, SHARED_CARGO_HOME_DIR, TARGET_DIR, run_command
+from runtimes.engine import Engine, engine_time
+from runtimes.sandbox import (
+    CARGO_HOME_DIR,
+    COMPILER_CACHE_DIR,
+    SHARED_CARGO_HOME_DIR,
+    TARGET_DIR,
+    run_command,
+)
 from runtimes.sizes import human_size
 
 logger = logging.getLogger(__name__)
@@ -66,11 +74,14 @@ class CacheVolumes:
     target_created: bool
     scratch: bool
     cargo_home_generation: str = ""
+    target_generation: str = ""
     host_binds: dict[str, Path] = field(default_factory=dict)
     # The unprotected ref whose own target cache this is; "" for the protected one.
     lane: str = ""
     # The protected target cache (the one a new lane starts as a copy of), when it differs.
     protected_target: str = ""
+    # The compiler cache the toolchain's projects share for this target; "" when off.
+    compiler_cache: str = ""
 
     @property
     def protected(self) -> bool:
@@ -84,10 +95,32 @@ class CacheVolumes:
 
     def build_mounts(self) -> list[Mount]:
         """The build phase runs crate code: it sees the shared CARGO_HOME read-only and
-        writes nothing of the caches but its own target directory.
+        writes nothing of the caches but its own target directory and, when it is trusted to
+        write the protected target cache, the compiler cache.
         """
         target = Mount(target=TARGET_DIR, source=self.target, type="volume")
-        return [*self._cargo_home(SHARED_CARGO_HOME_DIR, read_only=True), target]
+        mounts = [*self._cargo_home(SHARED_CARGO_HOME_DIR, read_only=True), target]
+        if self.compiler_cache:
+            mounts.append(
+                Mount(
+                    target=COMPILER_CACHE_DIR,
+                    source=self.compiler_cache,
+                    type="volume",
+                    read_only=not self.protected,
+                )
+            )
+        return mounts
+
+    def build_environment(self) -> dict[str, str]:
+        """The build phase's variables for the compiler cache, if there is one."""
+        if not self.compiler_cache:
+            return {}
+        return compiler_cache.environment(writable=self.protected)
+
+    @property
+    def named(self) -> list[str]:
+        """The volumes the build uses, by name (for leases and last-use records)."""
+        return [name for name in (self.cargo_home, self.target, self.compiler_cache) if name]
 
     def _cargo_home(self, at: str, *, read_only: bool) -> list[Mount]:
         mounts = [Mount(target=at, source=self.cargo_home, type="volume", read_only=read_only)]
@@ -106,6 +139,10 @@ class VolumeUsage:
     target: str
     size: int
     in_use: bool
+    toolchain: str = ""
+    # When a build here last used it (seconds since the epoch), else when it was created;
+    # None when the engine says neither.
+    last_used: float | None = None
 
 
 def ensure_volumes(
@@ -117,9 +154,13 @@ def ensure_volumes(
     image_id: str,
     toolchain: str,
     lane: str = "",
+    claim: Callable[[list[str]], None] | None = None,
+    compiler_cache: bool = False,
 ) -> CacheVolumes:
     """The build's volumes, creating those that do not exist yet. A `lane` (an unprotected
-    ref) gets a target cache of its own, apart from the protected one.
+    ref) gets a target cache of its own, apart from the protected one. `compiler_cache`: the
+    image has sccache and the configuration wants it. `claim` hears the names before any is
+    created or used: the server holds them against its eviction there.
     """
     if not config.enabled:
         scratch = f"xcargo-scratch-{uuid.uuid4().hex[:12]}"
@@ -128,18 +169,27 @@ def ensure_volumes(
             engine.client.volumes.create(f"{scratch}-{suffix}", labels=labels)
         return CacheVolumes(f"{scratch}-cargo-home", f"{scratch}-target", True, True, True)
     home_name = naming.cargo_home_volume(toolchain)
+    target_name = naming.target_volume(project, triple, image_id, lane)
+    cache_name = naming.compiler_cache_volume(toolchain, triple) if compiler_cache else ""
+    if claim is not None:
+        claim([name for name in (home_name, target_name, cache_name) if name])
     home_created, home_generation = _ensure_volume(
         engine, home_name, naming.managed_labels(naming.KIND_CARGO_HOME, toolchain=toolchain)
     )
-    target_name = naming.target_volume(project, triple, image_id, lane)
     target_labels = naming.managed_labels(
         naming.KIND_TARGET,
         project=project,
         target=triple,
         image=naming.image_key(image_id),
+        toolchain=toolchain,
         lane=lane or "protected",
     )
-    target_created, _ = _ensure_volume(engine, target_name, target_labels)
+    target_created, target_generation = _ensure_volume(engine, target_name, target_labels)
+    if cache_name:
+        cache_labels = naming.managed_labels(
+            naming.KIND_COMPILER_CACHE, target=triple, toolchain=toolchain
+        )
+        _ensure_volume(engine, cache_name, cache_labels)
     return CacheVolumes(
         cargo_home=home_name,
         target=target_name,
@@ -147,9 +197,11 @@ def ensure_volumes(
         target_created=target_created,
         scratch=False,
         cargo_home_generation=home_generation,
+        target_generation=target_generation,
         host_binds=host_binds(config),
         lane=lane,
         protected_target=naming.target_volume(project, triple, image_id) if lane else "",
+        compiler_cache=cache_name,
     )
 
 
@@ -178,7 +230,7 @@ def seed_from_protected(engine: Engine, volumes: CacheVolumes, *, image_id: str)
 
 def remove_target(engine: Engine, volumes: CacheVolumes) -> bool:
     """Drop a build's target cache (after it went past its disk limit), giving its space back."""
-    return _remove_volume(engine, volumes.target)
+    return remove_volume(engine, volumes.target)
 
 
 def host_binds(config: CacheConfig) -> dict[str, Path]:
@@ -193,19 +245,24 @@ def host_binds(config: CacheConfig) -> dict[str, Path]:
 def remove_scratch(engine: Engine, volumes: CacheVolumes) -> None:
     if volumes.scratch:
         for name in (volumes.cargo_home, volumes.target):
-            _remove_volume(engine, name)
+            remove_volume(engine, name)
 
 
-def usage(engine: Engine) -> list[VolumeUsage]:
-    """Every xcargo volume with its size (as the engine measures it) and whether it is in use."""
+def usage(engine: Engine, *, last_used: Mapping[str, float] | None = None) -> list[VolumeUsage]:
+    """Every xcargo volume with its size (as the engine measures it), whether it is in use,
+    and its last use: `last_used` (runtimes.volume_uses), else its creation time.
+    """
     in_use = _volumes_in_use(engine)
     sizes = {
         volume.get("Name"): int((volume.get("UsageData") or {}).get("Size") or 0)
         for volume in _disk_usage(engine).get("Volumes") or []
     }
+    uses = last_used or {}
     rows = []
     for volume in engine.client.volumes.list(filters={"label": f"{naming.LABEL_MANAGED}=true"}):
         labels = volume.attrs.get("Labels") or {}
+        created = engine_time(volume.attrs.get("CreatedAt"))
+        moments = (uses.get(volume.name), created.timestamp() if created else None)
         rows.append(
             VolumeUsage(
                 name=volume.name,
@@ -214,9 +271,36 @@ def usage(engine: Engine) -> list[VolumeUsage]:
                 target=labels.get(naming.LABEL_TARGET, ""),
                 size=max(sizes.get(volume.name, 0), 0),
                 in_use=volume.name in in_use,
+                toolchain=labels.get(naming.LABEL_TOOLCHAIN, ""),
+                last_used=max((moment for moment in moments if moment), default=None),
             )
         )
     return sorted(rows, key=lambda row: (row.kind, row.name))
+
+
+@dataclass(frozen=True)
+class CleanFilter:
+    """Which volumes `cache clean` may remove: of a project (its key, or its name), of a
+    target, unused for at least `older_than` seconds; every one when nothing is set.
+    """
+
+    project: str = ""
+    target: str = ""
+    older_than: float | None = None
+
+    def selects(self, volume: VolumeUsage, now: float) -> bool:
+        if self.project and self.project not in (volume.project, _project_name(volume.project)):
+            return False
+        if self.target and volume.target != self.target:
+            return False
+        if self.older_than is not None:
+            return volume.last_used is not None and now - volume.last_used >= self.older_than
+        return True
+
+
+def _project_name(key: str) -> str:
+    """A project key is its name and a hash ("hello-cross-a36c9750")."""
+    return key.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -229,14 +313,27 @@ class CleanReport:
         return sum(volume.size for volume in self.removed)
 
 
-def clean(engine: Engine, *, dry_run: bool = False) -> CleanReport:
-    """Remove xcargo's volumes that no container uses; a running build keeps its caches."""
+def clean(
+    engine: Engine,
+    *,
+    dry_run: bool = False,
+    selection: CleanFilter | None = None,
+    last_used: Mapping[str, float] | None = None,
+    now: float | None = None,
+) -> CleanReport:
+    """Remove the selected xcargo volumes (all when `selection` is None) that no container
+    uses; a running build keeps its caches.
+    """
+    moment = time.time() if now is None else now
+    chosen = selection or CleanFilter()
     removed, kept = [], []
-    for volume in usage(engine):
+    for volume in usage(engine, last_used=last_used):
+        if not chosen.selects(volume, moment):
+            continue
         if volume.in_use:
             kept.append(volume)
             continue
-        if not dry_run and not _remove_volume(engine, volume.name):
+        if not dry_run and not remove_volume(engine, volume.name):
             kept.append(volume)
             continue
         removed.append(volume)
@@ -254,7 +351,7 @@ def _ensure_volume(engine: Engine, name: str, labels: dict[str, str]) -> tuple[b
         volume = engine.client.volumes.get(name)
     except NotFound:
         volume = None
-    if volume is not None and not _generation(volume) and _remove_volume(engine, name):
+    if volume is not None and not _generation(volume) and remove_volume(engine, name):
         volume = None
     if volume is not None:
         return False, _generation(volume)
@@ -305,7 +402,8 @@ def _volumes_in_use(engine: Engine) -> set[str]:
     return names
 
 
-def _remove_volume(engine: Engine, name: str) -> bool:
+def remove_volume(engine: Engine, name: str) -> bool:
+    """Remove a volume no container uses; False when one does (the engine refuses)."""
     try:
         engine.client.volumes.get(name).remove()
     except NotFound:

@@ -25,17 +25,27 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from runtimes import bootstrap as toolchain_bootstrap
-from runtimes import caches, host, naming, vocabulary
+from runtimes import (
+    caches,
+    compiler_cache_counts,
+    host,
+    naming,
+    podman_machine,
+    vocabulary,
+    volume_uses,
+)
 from runtimes.artifacts import Artifact
+from runtimes.build_env import resolve_environment
 from runtimes.build_values import DEFAULT_TIMEOUT_SECONDS, BuildRequest, BuildResult
 from runtimes.cargo_args import BENCH, BUILD, CHECK, RUN, TEST, check_cargo_args
-from runtimes.config import XcargoConfig, load_config
-from runtimes.config.schema import ContainerConfig
+from runtimes.config import PodmanMachineConfig, XcargoConfig, load_config
 from runtimes.cross_build import run_build
 from runtimes.doctor import run_checks
-from runtimes.engine import ENGINE_HINT, connect
+from runtimes.durations import human_age, parse_age
+from runtimes.engine import ENGINE_HINT, Engine, connect
 from runtimes.errors import EngineUnavailable, UsageError, XcargoError
 from runtimes.glibc import split_floor_suffix
+from runtimes.images import pruning
 from runtimes.images.catalogue import (
     catalogue,
     engine_catalogue,
@@ -48,6 +58,7 @@ from runtimes.images.references import parse_image_reference
 from runtimes.images.registries import IF_NOT_PRESENT, check_pull_policy
 from runtimes.images.selection import select
 from runtimes.images.trust import DEFAULT_TRUSTED_REGISTRIES, TrustPolicy
+from runtimes.podman_machine import Machine
 from runtimes.project import locate_project
 from runtimes.sandbox import Limits
 from runtimes.sizes import human_size, parse_size
@@ -88,7 +99,7 @@ def _print_config_notices(config: XcargoConfig) -> None:
     for notice in config.warnings:
         err.print(f"[yellow]warning:[/] {escape(str(notice))}")
     for notice in config.unsupported:
-        err.print(f"[yellow]not supported yet:[/] {escape(str(notice))}")
+        err.print(f"[yellow]not supported:[/] {escape(str(notice))}")
 
 
 class XcargoGroup(click.Group):
@@ -148,9 +159,9 @@ _CARGO_OPTIONS: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
     click.option(
         "--target",
         "triple",
-        required=True,
         help="Rust target triple to build for; a *-linux-gnu* one may end with its glibc floor, "
-        "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17.",
+        "cargo-zigbuild's way: aarch64-unknown-linux-gnu.2.17. Default: cross's default "
+        "target (CROSS_BUILD_TARGET, CARGO_BUILD_TARGET, Cross.toml's [build] default-target).",
     ),
     click.option("--release", is_flag=True, help="Build with the release profile."),
     click.option(
@@ -273,7 +284,7 @@ def run(**options: Any) -> None:
 def _run_cargo(
     command: str,
     *,
-    triple: str,
+    triple: str | None,
     release: bool,
     container_image: str | None,
     dockerfile: str | None,
@@ -287,20 +298,26 @@ def _run_cargo(
     toolchain: str | None,
     cargo_args: tuple[str, ...],
 ) -> None:
-    triple, glibc_floor = split_floor_suffix(triple)
-    validate_triple(triple)
+    if triple is not None:  # checked before anything else is read
+        validate_triple(split_floor_suffix(triple)[0])
     cargo_args, program_args = _split_program_args(cargo_args)
     cargo_args = check_cargo_args(cargo_args)
     project = locate_project(Path.cwd(), manifest_path)
-    config = load_config(project.root)
+    config = load_config(project.root, os.environ)
     _print_config_notices(config)
+    triple, glibc_floor = split_floor_suffix(target_for(triple, config))
+    validate_triple(triple)  # a default target (CARGO_BUILD_TARGET's) is checked as --target is
     if container_image:
         parse_image_reference(container_image)
-    engine = connect(config.container.runtime)
+    engine = connect(
+        config.container.runtime, machine=config.container.podman_machine, on_step=_say
+    )
+    env = config.env_for(triple)
     request = BuildRequest(
         project=project,
         triple=triple,
         config=config,
+        environment=resolve_environment(env.passthrough, env.values, available=os.environ),
         release=release,
         cargo_args=cargo_args,
         command=command,
@@ -322,12 +339,31 @@ def _run_cargo(
     doing, done = _WORDS[command]
     _say(f"{doing} {escape(project.name)} for {triple} on {escape(engine.description)}")
     started = time.monotonic()
-    result = run_build(engine, request, _log_line())
-    _report(result, time.monotonic() - started, release, done)
+    result = run_build(
+        engine, request, _log_line(), on_output=_program_output if command == RUN else None
+    )
+    if result.compiler_cache is not None:  # never for scratch volumes: they have none
+        compiler_cache_counts.record(request.state_dir, result.compiler_cache)
+    _report(result, time.monotonic() - started, release, done, artifact_lines=command != RUN)
     if not result.succeeded:
         sys.exit(_failure_exit_code(result))
     if result.program_exit_code:
         sys.exit(result.program_exit_code)
+
+
+def target_for(given: str | None, config: XcargoConfig) -> str:
+    """The target a command is for: --target, else the configuration's default target (and
+    where it was set, said on stderr); with neither, --target is missing.
+    """
+    if given is not None:
+        return given
+    default = config.default_target
+    if default is None:
+        raise click.MissingParameter(
+            ctx=click.get_current_context(silent=True), param_hint="'--target'", param_type="option"
+        )
+    _say(f"no --target: {escape(default.triple)}, the default target of {escape(default.where)}")
+    return default.triple
 
 
 _WORDS = {
@@ -367,7 +403,23 @@ def _failure_exit_code(result: BuildResult) -> int:
     return (result.failure_kind or vocabulary.COMPILE).exit_code
 
 
-def _report(result: BuildResult, seconds: float, release: bool, done: str = "built") -> None:
+def _program_output(line: str) -> None:
+    """What `xcargo run`'s program prints goes to stdout as it comes, as with `cargo run`."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _report(
+    result: BuildResult,
+    seconds: float,
+    release: bool,
+    done: str = "built",
+    *,
+    artifact_lines: bool = True,
+) -> None:
+    """The build's summary on stderr; the artifacts' checksum lines on stdout, except after
+    `xcargo run`, whose stdout is its program's.
+    """
     profile = "release" if release else "debug"
     if not result.succeeded:
         err.print(f"[bold red]error:[/] {escape(result.failure or 'the build failed')}")
@@ -396,7 +448,8 @@ def _report(result: BuildResult, seconds: float, release: bool, done: str = "bui
         if result.glibc_floor:
             needs = f"GLIBC_{artifact.glibc.highest}" if artifact.glibc else "no glibc symbols"
             err.print(f"  {artifact.name}: needs {needs} (floor {result.glibc_floor})")
-        out.print(f"{artifact.sha256}  {artifact.path}")
+        if artifact_lines:
+            out.print(f"{artifact.sha256}  {artifact.path}")
         _report_smoke(artifact)
 
 
@@ -452,7 +505,7 @@ def images_bootstrap(triples: tuple[str, ...], channels: tuple[str, ...], refres
         validate_triple(triple)
     for channel in channels:
         toolchain_for(channel)
-    engine = connect()
+    engine = _connect()
     started = time.monotonic()
     outcomes = toolchain_bootstrap.bootstrap(
         engine,
@@ -467,6 +520,36 @@ def images_bootstrap(triples: tuple[str, ...], channels: tuple[str, ...], refres
     _say(f"toolchain images ready in {time.monotonic() - started:.1f} s")
 
 
+@images.command("prune")
+@click.option(
+    "--custom-older-than",
+    default=None,
+    help="Also custom images (Dockerfiles, pre-builds) made this long ago: 30m, 12h, 7d, 2w.",
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+def images_prune(custom_older_than: str | None, dry_run: bool) -> None:
+    """Remove the xcargo images no build needs: those a remake left without a name, toolchain
+    images of toolchains this machine no longer offers (XCARGO_TOOLCHAINS), and with
+    --custom-older-than old custom images; never one a container uses.
+    """
+    age = parse_age(custom_older_than) if custom_older_than is not None else None
+    engine = _connect()
+    old = pruning.old_images(
+        engine,
+        offered=offered_toolchains(os.environ.get("XCARGO_TOOLCHAINS")),
+        custom_older_than=age,
+    )
+    removed = old if dry_run else pruning.remove_images(engine, old)
+    verb = "would remove" if dry_run else "removed"
+    for image in removed:
+        out.print(f"{verb} {image.shown} ({human_size(image.size)}): {image.why}")
+    for image in old:
+        if image not in removed:
+            out.print(f"kept {image.shown}: the engine refused (in use, or a parent)")
+    freed = sum(image.size for image in removed)
+    _say(f"{verb} {len(removed)} images, {human_size(freed)}")
+
+
 @main.group()
 def container() -> None:
     """Container images and engine checks."""
@@ -477,7 +560,7 @@ def container_images() -> None:
     """List the image catalogue: the toolchain images on the engine, with their targets and
     sizes, then the images the trusted registries hold ([container] image_registry, in order).
     """
-    engine = connect()
+    engine = _connect()
     table = Table("image", "targets", "toolchain", "rustc", "size", "created", "source", box=None)
     found = toolchain_images(engine)
     for image in found:
@@ -522,19 +605,25 @@ def container_images() -> None:
 
 
 @container.command("pull")
-@click.option("--target", "triple", required=True, help="Rust target triple to pull for.")
+@click.option(
+    "--target",
+    "triple",
+    help="Rust target triple to pull for (default: cross's default target, as for build).",
+)
 @click.option(
     "--toolchain",
     metavar="VERSION",
     help=f"Rust toolchain ({', '.join(TOOLCHAINS)}; default: the newest the target has).",
 )
-def container_pull(triple: str, toolchain: str | None) -> None:
+def container_pull(triple: str | None, toolchain: str | None) -> None:
     """Pull the catalogue image a build of TARGET would choose from the trusted registries,
     with a progress bar; pulled again when the engine has it (a moved tag comes down).
     """
+    if triple is None:
+        triple = split_floor_suffix(target_for(None, _project_config()))[0]
     validate_triple(triple)
     channel = toolchain_for(toolchain).channel if toolchain else newest_for(triple)
-    engine = connect()
+    engine = _connect()
     trust, order = _trust_policy(), _registry_order()
     chosen = select(
         mark_present(
@@ -574,24 +663,140 @@ def container_pull(triple: str, toolchain: str | None) -> None:
     out.print(f"{chosen.image.reference}  {pinned_digest(image, reference)}")
 
 
+def _connect() -> Engine:
+    """The first engine that answers; on macOS the Podman machine as the project here sets it
+    up (`[container.podman_machine]`), its steps said on stderr.
+    """
+    machine = _project_config().container.podman_machine
+    return connect(machine=machine, on_step=_say)
+
+
 def _registry_order() -> tuple[str, ...]:
     """`[container] image_registry` of the project here, else its default."""
+    return _project_config().container.image_registry
+
+
+def _project_config() -> XcargoConfig:
+    """The configuration of the project here, with this environment's variables; outside a
+    project, the defaults.
+    """
     try:
-        return load_config(locate_project(Path.cwd(), None).root).container.image_registry
+        return load_config(locate_project(Path.cwd(), None).root, os.environ)
     except UsageError:
-        return ContainerConfig().image_registry
+        return XcargoConfig()
 
 
 @container.command("doctor")
 def container_doctor() -> None:
     """Check the engine, its limits, the toolchain images and the caches."""
-    report = run_checks(Path.cwd())
+    report = run_checks(Path.cwd(), os.environ)
     for check in report.checks:
         mark = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}[check.status]
         out.print(f"{mark} {escape(check.message)}")
         if check.hint:
             out.print(f"    [dim]{escape(check.hint)}[/]")
     sys.exit(report.exit_code)
+
+
+@container.group("machine")
+def container_machine() -> None:
+    """The Podman machine (macOS): the VM Podman runs containers in.
+
+    The machine is [container.podman_machine] name in xcargo.toml, else Podman's default one;
+    create uses its cpus, memory and disk_size.
+    """
+
+
+def _machine_settings() -> tuple[PodmanMachineConfig, podman_machine.Podman]:
+    if podman_machine.podman_installed() is None:
+        raise EngineUnavailable("podman is not installed", hint=podman_machine.INSTALL_HINT)
+    return _project_config().container.podman_machine, podman_machine.Podman()
+
+
+def _the_machine(config: PodmanMachineConfig, podman: podman_machine.Podman) -> Machine:
+    machines = podman_machine.list_machines(podman)
+    machine = podman_machine.choose(machines, config.name)
+    if machine is None:
+        raise EngineUnavailable(
+            podman_machine.describe_missing(machines, config.name),
+            hint="create it: xcargo container machine create",
+        )
+    return machine
+
+
+@container_machine.command("status")
+def machine_status() -> None:
+    """List the Podman machines, their state, resources and API socket; exit 3 when the
+    machine builds use is missing or not running.
+    """
+    config, podman = _machine_settings()
+    machines = podman_machine.list_machines(podman)
+    chosen = podman_machine.choose(machines, config.name)
+    table = Table(
+        "machine", "state", "default", "vm", "cpus", "memory", "disk", "last up", box=None
+    )
+    for machine in machines:
+        table.add_row(
+            machine.name + (" (used by builds)" if machine is chosen else ""),
+            machine.state,
+            "yes" if machine.default else "",
+            machine.vm_type,
+            str(machine.cpus),
+            f"{machine.memory_mib} MB",  # Podman's MB and GB are MiB and GiB, as in xcargo.toml
+            f"{machine.disk_size_gib} GB",
+            machine.last_up_text,
+        )
+    if machines:
+        out.print(table)
+    if chosen is None:
+        out.print(podman_machine.describe_missing(machines, config.name))
+        out.print("create it: xcargo container machine create")
+        sys.exit(vocabulary.ENGINE.exit_code)
+    out.print(f"socket: {podman_machine.machine_socket(chosen.name, podman)}")
+    if chosen.state != "running":
+        out.print(f"start it: xcargo container machine start (podman machine start {chosen.name})")
+        sys.exit(vocabulary.ENGINE.exit_code)
+
+
+@container_machine.command("create")
+def machine_create() -> None:
+    """Create the Podman machine with [container.podman_machine] cpus, memory and disk_size
+    (4 CPUs, 4096 MB, 20 GB by default), start it and wait until its API answers; prints its
+    socket URL. A machine that exists already is only started.
+    """
+    config, podman = _machine_settings()
+    machine = podman_machine.choose(podman_machine.list_machines(podman), config.name)
+    if machine is None:
+        machine = podman_machine.create_machine(config, _say, podman=podman)
+    else:
+        _say(f"Podman machine {machine.name} exists already ({machine.state}): nothing created")
+    out.print(_ready(machine, podman).url)
+
+
+@container_machine.command("start")
+def machine_start() -> None:
+    """Start the Podman machine and wait until its API answers; prints its socket URL."""
+    config, podman = _machine_settings()
+    out.print(_ready(_the_machine(config, podman), podman).url)
+
+
+def _ready(machine: Machine, podman: podman_machine.Podman) -> podman_machine.MachineReady:
+    if machine.state == "stopped":
+        return podman_machine.start_machine(machine, _say, podman=podman)
+    if machine.state == "starting":
+        podman_machine.wait_until_started(machine, _say, podman=podman)
+    return podman_machine.wait_for_socket(machine.name, _say, podman=podman)
+
+
+@container_machine.command("stop")
+def machine_stop() -> None:
+    """Stop the Podman machine (builds then start it again, unless auto_start = false)."""
+    config, podman = _machine_settings()
+    machine = _the_machine(config, podman)
+    if machine.state == "stopped":
+        _say(f"Podman machine {machine.name} is stopped already")
+        return
+    podman_machine.stop_machine(machine, _say, podman=podman)
 
 
 @main.group()
@@ -609,38 +814,78 @@ def _require_containers_flag(containers: bool) -> None:
 @cache.command("stats")
 @click.option("--containers", is_flag=True, help="Container cache volumes (the only kind here).")
 def cache_stats(containers: bool) -> None:
-    """Sizes of the container cache volumes, per volume and in total."""
+    """Every container cache volume with its kind, project, target, toolchain, size and last
+    use; what each compiler cache served the builds here; then the total of each project, and
+    of the engine.
+    """
     _require_containers_flag(containers)
-    engine = connect()
-    rows = caches.usage(engine)
-    table = Table("volume", "kind", "project", "target", "size", "in use", box=None)
+    engine = _connect()
+    state = host.state_dir()
+    rows = caches.usage(engine, last_used=volume_uses.last_uses(state))
+    now = time.time()
+    table = Table(
+        "volume", "kind", "project", "target", "toolchain", "size", "last use", "in use", box=None
+    )
     for row in rows:
         table.add_row(
             row.name,
             row.kind,
             row.project,
             row.target,
+            row.toolchain,
             human_size(row.size),
+            f"{human_age(now - row.last_used)} ago" if row.last_used else "",
             "yes" if row.in_use else "",
         )
     out.print(table)
+    served = compiler_cache_counts.counted(state)
+    for row in rows:
+        if row.name in served:
+            out.print(f"compiler cache {row.name}: {served[row.name].summary()}")
+    projects: dict[str, int] = {}
+    for row in rows:
+        projects[row.project or "(shared)"] = projects.get(row.project or "(shared)", 0) + row.size
+    for project, size in sorted(projects.items(), key=lambda item: -item[1]):
+        out.print(f"project {project}: {human_size(size)}")
     total = sum(row.size for row in rows)
-    out.print(f"total: {human_size(total)} in {len(rows)} volumes")
+    out.print(f"total on {engine.description}: {human_size(total)} in {len(rows)} volumes")
     if warning := caches.size_warning(total):
         err.print(f"[yellow]warning:[/] {warning}")
 
 
 @cache.command("clean")
 @click.option("--containers", is_flag=True, help="Remove container cache volumes.")
+@click.option("--project", default="", help="Only this project's volumes (its name or key).")
+@click.option("--target", "triple", default="", help="Only this target's volumes.")
+@click.option(
+    "--older-than",
+    default=None,
+    help="Only volumes no build used for this long: 30m, 12h, 7d, 2w.",
+)
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-def cache_clean(containers: bool, dry_run: bool) -> None:
-    """Remove the container cache volumes no container uses (running builds keep theirs)."""
+def cache_clean(
+    containers: bool, project: str, triple: str, older_than: str | None, dry_run: bool
+) -> None:
+    """Remove the container cache volumes no container uses (running builds keep theirs):
+    all of them, or those the options select.
+    """
     _require_containers_flag(containers)
-    engine = connect()
-    report = caches.clean(engine, dry_run=dry_run)
+    selection = caches.CleanFilter(
+        project=project,
+        target=triple,
+        older_than=parse_age(older_than) if older_than is not None else None,
+    )
+    engine = _connect()
+    state = host.state_dir()
+    report = caches.clean(
+        engine, dry_run=dry_run, selection=selection, last_used=volume_uses.last_uses(state)
+    )
     verb = "would remove" if dry_run else "removed"
     for volume in report.removed:
         out.print(f"{verb} {volume.name} ({human_size(volume.size)})")
+        if not dry_run:
+            volume_uses.forget(state, volume.name)
+            compiler_cache_counts.forget(state, volume.name)
     for volume in report.kept_in_use:
         out.print(f"kept {volume.name}: in use")
     _say(f"{verb} {len(report.removed)} volumes, {human_size(report.freed)}")

@@ -17,13 +17,24 @@ from docker.errors import ImageNotFound
 from docker.models.images import Image
 from docker.types import Mount
 
-from runtimes import caches, fetch_stamps, naming, vocabulary
+from runtimes import (
+    artifact_stamps,
+    caches,
+    compiler_cache,
+    fetch_stamps,
+    naming,
+    smoke_memo,
+    unchanged_builds,
+    vocabulary,
+    volume_uses,
+)
 from runtimes.artifacts import (
     Artifact,
     artifact_paths,
     executable_paths,
     extract_single_file,
     floor_failure,
+    fresh_paths,
     parse_message,
     relative_output_path,
     with_glibc,
@@ -35,7 +46,7 @@ from runtimes.bootstrap import (
     rustc_version,
 )
 from runtimes.build_values import BuildRequest, BuildResult
-from runtimes.cargo_args import BENCH, CHECK, MAKES_ARTIFACTS, RUN, RUNS_TESTS
+from runtimes.cargo_args import BENCH, BUILD, CHECK, MAKES_ARTIFACTS, RUN, RUNS_TESTS
 from runtimes.emulation import (
     LibtestProgram,
     libtest_programs,
@@ -44,8 +55,8 @@ from runtimes.emulation import (
     runner_for,
 )
 from runtimes.engine import Engine
-from runtimes.errors import UsageError
-from runtimes.glibc import GlibcVersion
+from runtimes.errors import UsageError, XcargoError
+from runtimes.glibc import NEWEST_FLOOR, GlibcVersion
 from runtimes.images.builder import find_image
 from runtimes.images.catalogue import (
     engine_catalogue,
@@ -54,8 +65,9 @@ from runtimes.images.catalogue import (
     toolchain_images,
 )
 from runtimes.images.choice import ImageChoice, choose_image
-from runtimes.images.custom import CustomImage, ensure_custom_image
+from runtimes.images.custom import CustomImage, ensure_custom_image, prepare_custom_image
 from runtimes.images.obtaining import obtain_image
+from runtimes.images.pre_build import pre_build_dockerfile
 from runtimes.images.references import parse_image_reference
 from runtimes.images.selection import Selection, select
 from runtimes.images.trust import approval_code, check_approved
@@ -74,10 +86,11 @@ from runtimes.sandbox import (
     PhaseContainer,
     with_private_cargo_home,
 )
-from runtimes.smoke import OFF, REQUIRE, SmokeSetting, smoke_policy, smoke_run
+from runtimes.smoke import OFF, REQUIRE, SmokeRun, SmokeSetting, smoke_policy, smoke_run
 from runtimes.targets import validate_triple
 from runtimes.toolchain_choice import ToolchainChoice, check_requirements, choose_toolchain
-from runtimes.toolchains import TOOLCHAINS, toolchains_for
+from runtimes.toolchains import RECIPES, TOOLCHAINS, toolchains_for
+from runtimes.unchanged_builds import RecordedArtifact
 from runtimes.use_when import host_triple
 from runtimes.vocabulary import (
     BUILDING,
@@ -130,11 +143,37 @@ def run_build(
     request: BuildRequest,
     on_line: LineCallback,
     on_phase: PhaseCallback = _ignore_phase,
+    on_output: LineCallback | None = None,
 ) -> BuildResult:
     """Run one build and return what happened; raises only for errors before cargo runs,
     timeouts and engine failures. A cargo failure is a result with `failure` set.
-    `on_phase` hears each phase as it starts, for a caller that shows where a build is.
+    `on_phase` hears each phase as it starts, for a caller that shows where a build is;
+    `on_output` the output of the program `xcargo run` runs (default: the log).
+    Every line reaches `on_line` with the request's secrets masked, whatever printed them.
     """
+    mask = request.environment.masker()
+    output = on_output or on_line
+
+    def masked(line: str) -> None:
+        on_line(mask(line))
+
+    for line in request.environment.describe():
+        masked(f"xcargo: {line}")
+    result = _run_build(engine, request, masked, on_phase, lambda line: output(mask(line)))
+    if result.failure is not None:
+        result.failure = mask(result.failure)
+    if result.tests is not None:
+        result.tests.failures = [mask(failure) for failure in result.tests.failures]
+    return result
+
+
+def _run_build(
+    engine: Engine,
+    request: BuildRequest,
+    on_line: LineCallback,
+    on_phase: PhaseCallback,
+    on_output: LineCallback,
+) -> BuildResult:
     validate_triple(request.triple)
     lockfile = request.project.require_lockfile()
     started = time.monotonic()
@@ -164,6 +203,15 @@ def run_build(
         on_line(f"xcargo: toolchain {choice.toolchain.channel}: {choice.toolchain.reason}")
     on_line(f"xcargo: image {choice.reference}: {choice.reason}")
     image, digest = _image_for(engine, request, choice, on_line)
+    if (pre_build := request.config.for_target(request.triple).pre_build) is not None:
+        image, reference = _pre_built(engine, request, choice.reference, pre_build, on_line)
+        digest = image.id
+        where = request.config.where(request.triple, "pre_build")
+        choice = dataclasses.replace(
+            choice,
+            reference=reference,
+            reason=f"{choice.reference} ({choice.reason}) with the pre-build of {where} on top",
+        )
     rustc = image.labels.get(naming.LABEL_RUSTC) or rustc_version(engine, image.id)
     toolchain = choice.toolchain or _toolchain_of_named_image(request, choice, rustc)
     floor = choose_floor(
@@ -181,6 +229,14 @@ def run_build(
         zig=image.labels.get(naming.LABEL_ZIG),
     )
     on_line(f"xcargo: strategy {strategy.strategy}: {strategy.reason}")
+    if pre_build is not None and strategy.strategy == ZIG:
+        on_line(
+            f"xcargo: note: libraries a pre-build installs are built for the image's glibc "
+            f"{NEWEST_FLOOR}, and zig links at {floor.version if floor else 'its own'} without "
+            "the image's multiarch headers: a -sys crate linking one (openssl-sys) fails; "
+            f"build at the image's glibc then (Cross.toml: zig = false; xcargo.toml: glibc = "
+            f'"{NEWEST_FLOOR}")'
+        )
     std_crates = image.labels.get(naming.LABEL_BUILD_STD, "")
     if std_crates:
         on_line(
@@ -196,8 +252,12 @@ def run_build(
         image_id=image.id,
         toolchain=naming.toolchain_key(image.labels.get(naming.LABEL_RUSTC), image.id),
         lane=request.target_lane,
+        claim=request.claim_volumes,
+        compiler_cache=_compiler_cache_wanted(request, image, on_line),
     )
     seeded = _seed_lane(engine, volumes, image.id, on_line)
+    if not volumes.scratch:
+        volume_uses.record_use(request.state_dir, volumes.named)
     result = BuildResult(
         triple=request.triple,
         image=choice.reference,
@@ -222,6 +282,7 @@ def run_build(
         result,
         on_line,
         on_phase,
+        on_output,
         deadline=started + request.timeout,
         std_crates=std_crates,
     )
@@ -234,6 +295,19 @@ def run_build(
     finally:
         caches.remove_scratch(engine, volumes)
     return result
+
+
+def _compiler_cache_wanted(request: BuildRequest, image: Image, on_line: LineCallback) -> bool:
+    """Whether the build goes through the shared compiler cache: wanted (`[container.cache]
+    compiler_cache`, on by default, and caching on) and possible (the image has sccache).
+    """
+    config = request.config.container.cache
+    if not (config.enabled and config.compiler_cache):
+        return False
+    if image.labels.get(naming.LABEL_COMPILER_CACHE) == "sccache":
+        return True
+    on_line("xcargo: no compiler cache: the image has no sccache (images made from xcargo's do)")
+    return False
 
 
 def _choose_toolchain(engine: Engine, request: BuildRequest) -> ToolchainChoice:
@@ -358,6 +432,32 @@ def _image_for(
     return image, image.id
 
 
+def _pre_built(
+    engine: Engine,
+    request: BuildRequest,
+    base: str,
+    pre_build: tuple[str, ...] | Path,
+    on_line: LineCallback,
+) -> tuple[Image, str]:
+    """The chosen image with the target's pre-build commands run on top, and its reference: a
+    custom image, reviewed like a project's Dockerfile and made once for the same commands and
+    base.
+    """
+    dockerfile = pre_build_dockerfile(
+        pre_build,
+        base=base,
+        triple=request.triple,
+        project_root=request.project.root,
+        state_dir=request.state_dir,
+        named_by=request.config.where(request.triple, "pre_build"),
+    )
+    custom = prepare_custom_image(dockerfile, image_ids=lambda ref: _image_id(engine, ref))
+    on_line(f"xcargo: pre-build on top of {base}: image {custom.reference}")
+    _check_dockerfile(request, custom, on_line)
+    image = ensure_custom_image(engine, custom, project=request.project.key, on_line=on_line)
+    return image, custom.reference
+
+
 def _image_id(engine: Engine, reference: str) -> str | None:
     image = find_image(engine, reference)
     return image.id if image is not None else None
@@ -393,6 +493,8 @@ class _Run:
     result: BuildResult
     on_line: LineCallback
     on_phase: PhaseCallback
+    # Where the output of the program `xcargo run` runs goes.
+    on_output: LineCallback
     deadline: float
     # What the build compiles with -Zbuild-std ("std,panic_abort"); "" when the image has std.
     std_crates: str = ""
@@ -481,6 +583,9 @@ class _Run:
         findings = _LogFindings()
 
         def route(line: str) -> None:
+            if line.startswith(compiler_cache.STATS_PREFIX):
+                self._note_compiler_cache(line)
+                return
             message = parse_message(line)
             if message is not None:
                 if message.get("reason") == "compiler-artifact":
@@ -490,14 +595,24 @@ class _Run:
             self.on_line(line)
 
         mounts = [self._source_mount(), *self.result.volumes.build_mounts()]
+        if self.result.volumes.compiler_cache:
+            command = compiler_cache.with_stats(command)
         spec = self._spec(
             "build",
             with_private_cargo_home(command),
             mounts,
-            self._environment(),
+            {**self._environment(), **self.result.volumes.build_environment()},
             private_dirs=(CARGO_HOME_DIR,),
             disk_watch=(TARGET_DIR,),
         )
+        unchanged_key = self._unchanged_key(spec)
+        # Right after a fetch, the CARGO_HOME may hold crates it did not: cargo looks.
+        if (
+            unchanged_key is not None
+            and self.result.fetch_skipped
+            and self._nothing_changed(unchanged_key, spec)
+        ):
+            return _BUILT
         with PhaseContainer(self.engine, spec) as phase:
             outcome = phase.run(route, timeout=self._remaining())
             self.result.phases[BUILDING.timing] = outcome.seconds
@@ -516,13 +631,78 @@ class _Run:
             if self.request.command in MAKES_ARTIFACTS:
                 self.on_phase(COLLECTING)
                 self._collect(phase, messages)
+        executables = executable_paths(messages)
+        if unchanged_key is not None and self.result.failure is None:
+            paths = [self._container_path(artifact) for artifact in self.result.artifacts]
+            unchanged_builds.remember(
+                self.request.state_dir,
+                unchanged_key,
+                [
+                    RecordedArtifact(path, artifact.path, path in executables)
+                    for path, artifact in zip(paths, self.result.artifacts, strict=True)
+                ],
+            )
         if self.request.command in MAKES_ARTIFACTS:
-            self._smoke(executable_paths(messages))
+            self._smoke(executables)
         if self.request.command in RUNS_TESTS:
             self._test(libtest_programs(messages))
         elif self.request.command == RUN and self.result.failure is None:
-            self._run_program(executable_paths(messages))
+            self._run_program(executables)
         return _BUILT
+
+    def _unchanged_key(self, spec: ContainerSpec) -> str | None:
+        """The key of a plain `cargo build` whose container could be skipped when nothing
+        changed (unchanged_builds); None for anything else: one on scratch volumes, a check,
+        tests, a run, and a build whose artifacts go to an output directory of its own (the
+        server's), whose copies no later build finds, so its tree is not walked for nothing.
+        """
+        volumes = self.result.volumes
+        if self.request.command != BUILD or volumes.scratch or self.request.output_dir is not None:
+            return None
+        tree = unchanged_builds.tree_digest(self.request.project.root, skip=self._output_root())
+        if tree is None:
+            return None
+        generations = (volumes.cargo_home_generation, volumes.target_generation)
+        return unchanged_builds.build_key(spec, tree, generations)
+
+    def _nothing_changed(self, key: str, spec: ContainerSpec) -> bool:
+        """True when the last build with this key left artifacts that are still, byte for
+        byte, in the target cache and on the host: they are this build's, and cargo is not
+        started. The target cache is looked at through the build's container, created and
+        never started.
+        """
+        recorded = unchanged_builds.recall(self.request.state_dir, key)
+        if not recorded:
+            return False
+        started = time.monotonic()
+        artifacts = []
+        with PhaseContainer(self.engine, spec) as probe:
+            for item in recorded:
+                stat = probe.stat(item.container_path)
+                stamp = self._stamp_key(item.container_path, item.destination)
+                artifact = artifact_stamps.recall(stamp, stat) if stat is not None else None
+                if artifact is None:
+                    return False
+                artifacts.append(artifact)
+        self.on_line(
+            "xcargo: nothing changed since the last build (the project's files, Cargo.lock, "
+            "image, options) and its artifacts are as it left them: cargo not started"
+        )
+        self.result.artifacts = artifacts
+        self.result.exit_code = 0
+        self.result.phases[BUILDING.timing] = time.monotonic() - started
+        self.result.failure = floor_failure(self.result.artifacts, self.result.glibc_floor)
+        self._smoke({item.container_path for item in recorded if item.executable})
+        return True
+
+    def _note_compiler_cache(self, line: str) -> None:
+        volumes = self.result.volumes
+        use = compiler_cache.parse_stats(
+            line, volume=volumes.compiler_cache, writable=volumes.protected
+        )
+        if use is not None:
+            self.result.compiler_cache = use
+            self.on_line(f"xcargo: {use.summary()}")
 
     def _cargo_command(self) -> list[str]:
         """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>` (no floor
@@ -567,8 +747,8 @@ class _Run:
             [*runner_for(self.request.triple, path, floor), *self.request.program_args],
             source_volume=self._source_mount(),
             working_dir=SOURCE_DIR,
-            environment={},
-            on_line=self.on_line,
+            environment=dict(self.request.environment.values),
+            on_line=self.on_output,
             timeout=self._remaining(),
         )
 
@@ -592,6 +772,7 @@ class _Run:
                 else self.request.program_args
             ),
             source_volume=self._source_mount(),
+            environment=self.request.environment.values,
             on_line=self.on_line,
             remaining=self._remaining,
         )
@@ -607,23 +788,56 @@ class _Run:
         return [f"-Zbuild-std={self.std_crates}"] if self.std_crates else []
 
     def _environment(self) -> dict[str, str]:
-        """The phases' environment; -Zbuild-std is unstable, so cargo and the rustc that
-        compiles std need RUSTC_BOOTSTRAP (a build script that asks sees a nightly rustc).
+        """The phases' environment: the request's variables under xcargo's own, over pkg-config's
+        for the target (which a project may change); -Zbuild-std is
+        unstable, so cargo and the rustc that compiles std need RUSTC_BOOTSTRAP (a build script
+        that asks sees a nightly rustc).
         """
-        environment = _environment()
+        recipe = RECIPES.get(self.request.triple)
+        pkg_config = recipe.pkg_config_environment(self.engine.debian_arch) if recipe else {}
+        environment = {**pkg_config, **self.request.environment.values, **_environment()}
         if self.std_crates:
             environment["RUSTC_BOOTSTRAP"] = "1"
         return environment
 
     def _collect(self, phase: PhaseContainer, messages: list[dict[str, object]]) -> None:
         started = time.monotonic()
+        fresh = fresh_paths(messages)
         for container_path in artifact_paths(messages):
             relative = relative_output_path(container_path, TARGET_DIR)
             destination = self._output_root().joinpath(*relative.parts)
-            artifact = with_glibc(extract_single_file(phase.archive(container_path), destination))
-            self.result.artifacts.append(artifact)
+            self.result.artifacts.append(
+                self._copy_out(phase, container_path, destination, fresh=container_path in fresh)
+            )
         self.result.phases[COLLECTING.timing] = time.monotonic() - started
         self.result.failure = floor_failure(self.result.artifacts, self.result.glibc_floor)
+
+    def _copy_out(
+        self, phase: PhaseContainer, container_path: str, destination: Path, *, fresh: bool
+    ) -> Artifact:
+        """The artifact copied to `destination`, unless cargo reports it fresh and its stamp
+        says both ends are as the last copy left them (artifact_stamps).
+        """
+        key = self._stamp_key(container_path, destination)
+        stat = phase.stat(container_path)
+        if stat is None:
+            raise XcargoError(f"cargo reported {container_path}, and the build left no such file")
+        if fresh and (artifact := artifact_stamps.recall(key, stat)) is not None:
+            self.on_line(f"xcargo: {artifact.name}: fresh, as already copied: not copied again")
+            return artifact
+        artifact = with_glibc(extract_single_file(phase.archive(container_path), destination))
+        artifact_stamps.remember(key, stat, artifact)
+        return artifact
+
+    def _stamp_key(self, container_path: str, destination: Path) -> artifact_stamps.StampKey:
+        volumes = self.result.volumes
+        return artifact_stamps.StampKey(
+            self.request.state_dir,
+            volumes.target,
+            "" if volumes.scratch else volumes.target_generation,
+            container_path,
+            destination,
+        )
 
     def _output_root(self) -> Path:
         """The host directory artifacts are copied into: cargo's layout below it."""
@@ -650,15 +864,7 @@ class _Run:
         setting = self._smoke_setting()
         floor = GlibcVersion.parse(self.result.glibc_floor) if self.result.glibc_floor else None
         for index, artifact, path in runs:
-            outcome = smoke_run(
-                self.engine,
-                setting,
-                triple=self.request.triple,
-                host_path=artifact.path,
-                container_path=path,
-                floor=floor,
-            )
-            self.on_line(f"xcargo: smoke-run {artifact.name}: {outcome.describe()}")
+            outcome = self._smoke_one(setting, artifact, path, floor)
             self.result.artifacts[index] = dataclasses.replace(artifact, smoke=outcome)
             if outcome.failed and policy == REQUIRE and self.result.failure is None:
                 self.result.failure = (
@@ -667,6 +873,40 @@ class _Run:
                 )
                 self.result.failure_kind = vocabulary.SMOKE
         self.result.phases[SMOKE_RUNNING.timing] = time.monotonic() - started
+
+    def _smoke_one(
+        self,
+        setting: SmokeSetting | None,
+        artifact: Artifact,
+        path: str,
+        floor: GlibcVersion | None,
+    ) -> SmokeRun:
+        """One artifact's smoke-run, or the passed run of this very binary remembered."""
+        key = smoke_memo.MemoKey(
+            self.request.state_dir,
+            artifact.sha256,
+            setting.image_id if setting is not None else "",
+            self.request.triple,
+            self.result.glibc_floor,
+            path,
+        )
+        if (remembered := smoke_memo.recall(key)) is not None:
+            self.on_line(
+                f"xcargo: smoke-run {artifact.name}: {remembered.run.describe()} (this same "
+                f"binary's run at {remembered.ran_at}: not started again)"
+            )
+            return remembered.run
+        outcome = smoke_run(
+            self.engine,
+            setting,
+            triple=self.request.triple,
+            host_path=artifact.path,
+            container_path=path,
+            floor=floor,
+        )
+        self.on_line(f"xcargo: smoke-run {artifact.name}: {outcome.describe()}")
+        smoke_memo.remember(key, outcome)
+        return outcome
 
     def _emulator_setting(self) -> SmokeSetting:
         """Where programs run under emulation: the smoke image, which holds the emulators."""
@@ -681,7 +921,8 @@ class _Run:
 
     def _smoke_setting(self) -> SmokeSetting | None:
         """The smoke image on the engine, made first when missing images may be made."""
-        if find_image(self.engine, naming.SMOKE_IMAGE) is None:
+        image = find_image(self.engine, naming.SMOKE_IMAGE)
+        if image is None:
             if not self.request.bootstrap_missing:
                 return None
             self.on_line("xcargo: no smoke image yet: making it (once, a minute or two)")
@@ -690,9 +931,13 @@ class _Run:
             except BootstrapError as error:
                 self.on_line(f"xcargo: the smoke image could not be made: {error}")
                 return None
+            image = find_image(self.engine, naming.SMOKE_IMAGE)
+            if image is None:
+                return None
         spec = self._spec("smoke", [], [], {})
         return SmokeSetting(
             image=naming.SMOKE_IMAGE,
+            image_id=image.id,
             target_volume=self.result.volumes.target,
             name=spec.name,
             labels=dict(spec.labels),
@@ -803,8 +1048,12 @@ def _environment() -> dict[str, str]:
         "CARGO_TARGET_DIR": TARGET_DIR,
         "CARGO_TERM_COLOR": "never",
         "CARGO_TERM_PROGRESS_WHEN": "never",
+        # cargo (1.88 and newer) removes downloads no build used for months from CARGO_HOME,
+        # checking once a day; older cargo ignores it.
+        "CARGO_CACHE_AUTO_CLEAN_FREQUENCY": "1 day",
         "HOME": "/tmp",
-        # zig's caches (the glibc stubs of a floor, compiled once) live with the target cache.
+        # zig's caches (the glibc stubs of a floor, compiled once) live with the target cache,
+        # unless the build may write the compiler cache (runtimes.compiler_cache).
         "ZIG_GLOBAL_CACHE_DIR": f"{TARGET_DIR}/zig-cache",
         "ZIG_LOCAL_CACHE_DIR": f"{TARGET_DIR}/zig-cache",
     }

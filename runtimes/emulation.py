@@ -7,7 +7,7 @@ in the package's directory, for as long as the build has left.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -74,8 +74,15 @@ class LibtestReport:
         )
 
 
+# cargo runs a package's test programs in the order of its target kinds, then by name.
+_KIND_ORDER = ("lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro", "bin", "test", "bench")
+
+
 def libtest_programs(messages: Iterable[dict[str, object]]) -> list[LibtestProgram]:
-    """The test binaries among cargo's compiler-artifact messages, in cargo's order."""
+    """The test binaries among cargo's compiler-artifact messages, in the order `cargo test`
+    runs them: by package, then unit tests of the library, of the binaries, the integration
+    tests and the benchmarks, each by name (cargo's messages come in build order instead).
+    """
     found = []
     for message in messages:
         profile = message.get("profile") or {}
@@ -85,16 +92,23 @@ def libtest_programs(messages: Iterable[dict[str, object]]) -> list[LibtestProgr
         if not (isinstance(profile, dict) and profile.get("test")):
             continue
         target = message.get("target") or {}
+        target = target if isinstance(target, dict) else {}
         package_dir = str(PurePosixPath(str(message.get("manifest_path", ""))).parent)
-        found.append(
-            LibtestProgram(
-                container_path=str(executable),
-                package_dir=package_dir,
-                package=str(message.get("package_id", "")).split("#")[0].rsplit("/", 1)[-1],
-                label=_label(target if isinstance(target, dict) else {}, package_dir),
-            )
+        program = LibtestProgram(
+            container_path=str(executable),
+            package_dir=package_dir,
+            package=str(message.get("package_id", "")).split("#")[0].rsplit("/", 1)[-1],
+            label=_label(target, package_dir),
         )
-    return found
+        found.append((_order(message.get("package_id"), target), program))
+    return [program for _order_key, program in sorted(found, key=lambda pair: pair[0])]
+
+
+def _order(package_id: object, target: dict[str, object]) -> tuple[str, int, str]:
+    kinds = target.get("kind") or []
+    kind = str(kinds[0]) if isinstance(kinds, list) and kinds else ""
+    rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+    return str(package_id), rank, str(target.get("name", ""))
 
 
 def _label(target: dict[str, object], package_dir: str) -> str:
@@ -151,6 +165,7 @@ def run_tests(
     floor: GlibcVersion | None,
     arguments: Sequence[str],
     source_volume: Mount,
+    environment: Mapping[str, str],
     on_line: LineCallback,
     remaining: Callable[[], float],
 ) -> LibtestReport:
@@ -168,6 +183,7 @@ def run_tests(
             source_volume=source_volume,
             working_dir=program.package_dir,
             environment={
+                **environment,
                 "CARGO_MANIFEST_DIR": program.package_dir,
                 "CARGO_PKG_NAME": program.package,
             },

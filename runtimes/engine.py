@@ -8,14 +8,20 @@ read once here, so the rest of xcargo asks `Engine` instead of guessing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
 
 import docker
 from docker.errors import DockerException
 
+from runtimes import podman_machine
 from runtimes.errors import EngineUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from runtimes.config.schema import PodmanMachineConfig
 
 EngineKind = Literal["docker", "podman"]
 # The engine a user asks for (xcargo.toml's `runtime`, the worker's --runtime, an engine
@@ -81,8 +87,20 @@ def socket_candidates(
     return [f"unix://{path}" for path in sockets if os.path.exists(path)]
 
 
-def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None = None) -> Engine:
+def connect(
+    runtime: RuntimeChoice = "auto",
+    environ: Mapping[str, str] | None = None,
+    *,
+    machine: PodmanMachineConfig | None = None,
+    on_step: Callable[[str], None] | None = None,
+    platform: str = sys.platform,
+) -> Engine:
     """Connect to the first engine that answers and describe it.
+
+    On macOS, when no URL is set and Podman may serve (runtime `podman`, or `auto` with no
+    Docker answering), the Podman machine is found, created and started as `machine`
+    (`[container.podman_machine]`) allows, each step said through `on_step`, and its socket
+    (from `podman machine inspect`) is the engine. Elsewhere nothing of that happens.
 
     Raises `EngineUnavailable` with what to do when none answers, or when the one that answers
     is not the runtime the configuration asks for.
@@ -92,8 +110,43 @@ def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None =
             "container.runtime = 'none' in xcargo.toml, but xcargo-web builds only in containers",
             hint="set runtime to 'auto', 'docker' or 'podman'",
         )
+    environ = os.environ if environ is None else environ
+    explicit = any(environ.get(variable) for variable in ENGINE_URL_VARIABLES)
+    use_machine = not explicit and runtime != "docker" and podman_machine.applies(platform)
     candidates = socket_candidates(runtime, environ)
+    if use_machine and runtime == "podman":
+        candidates = _machine_urls(machine, on_step, platform)
     failures: list[str] = []
+    engine = _first_answering(candidates, runtime, failures)
+    if engine is None and use_machine and runtime == "auto":
+        engine = _first_answering(_machine_urls(machine, on_step, platform), runtime, failures)
+    if engine is None:
+        hint = MACOS_ENGINE_HINT if podman_machine.applies(platform) else ENGINE_HINT
+        raise EngineUnavailable(_unavailable_message(runtime, failures), hint=hint)
+    return engine
+
+
+def _machine_urls(
+    machine: PodmanMachineConfig | None,
+    on_step: Callable[[str], None] | None,
+    platform: str,
+) -> list[str]:
+    """The socket of the Podman machine, made ready; none when podman is not installed."""
+    if machine is None:
+        from runtimes.config.schema import PodmanMachineConfig  # the schema imports this module
+
+        machine = PodmanMachineConfig()
+    ready = podman_machine.ensure_machine(machine, on_step or _quiet, platform=platform)
+    return [ready.url] if ready else []
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def _first_answering(
+    candidates: list[str], runtime: RuntimeChoice, failures: list[str]
+) -> Engine | None:
     for url in candidates:
         try:
             client = docker.DockerClient(base_url=url, timeout=CONNECT_TIMEOUT_SECONDS)
@@ -107,7 +160,7 @@ def connect(runtime: RuntimeChoice = "auto", environ: Mapping[str, str] | None =
                 hint=f"point XCARGO_ENGINE_URL at a {runtime} socket, or set runtime = 'auto'",
             )
         return engine
-    raise EngineUnavailable(_unavailable_message(runtime, failures), hint=ENGINE_HINT)
+    return None
 
 
 def describe(client: docker.DockerClient, url: str) -> Engine:
@@ -159,3 +212,20 @@ ENGINE_HINT = (
     "(`podman system service --time=0 unix:///run/podman/podman.sock &`), "
     "or set XCARGO_ENGINE_URL to the engine's socket, e.g. unix:///run/podman/podman.sock"
 )
+MACOS_ENGINE_HINT = (
+    "start Docker Desktop, or install Podman (`brew install podman`): xcargo then creates and "
+    "starts its machine (`xcargo container machine status` shows it), or set XCARGO_ENGINE_URL"
+)
+
+
+def engine_time(text: object) -> datetime | None:
+    """A time as an engine or a registry writes it ("2026-12-06T23:59:01.349990569Z", with an
+    offset, or none: then UTC); None for anything else.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

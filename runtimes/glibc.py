@@ -15,14 +15,13 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-
-from elftools.common.exceptions import ELFError
-from elftools.construct import ConstructError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+from typing import TYPE_CHECKING
 
 from runtimes.errors import UsageError, XcargoError
 from runtimes.targets import Triple
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 _MAX_TEXT = 32
 _SHOWN = 40
@@ -226,6 +225,12 @@ def needed_glibc(path: Path) -> GlibcNeeds | None:
     file, one that cannot be opened, and one stripped of the section headers that locate its
     versions raise UnreadableElf naming the file: None would read as "needs nothing".
     """
+    # pyelftools is imported here, when a file is read: a warm rebuild whose artifacts were
+    # not copied again reads none, and a CLI run does not pay for its import.
+    from elftools.common.exceptions import ELFError
+    from elftools.construct import ConstructError
+    from elftools.elf.elffile import ELFFile
+
     try:
         with path.open("rb") as stream:
             if stream.read(len(_ELF_MAGIC)) != _ELF_MAGIC:
@@ -249,6 +254,8 @@ def _read_needs(elf: ELFFile, path: Path) -> GlibcNeeds | None:
             f"{path} has no section headers, so its symbol versions cannot be read",
             hint="check the artifact before it is stripped with tools such as sstrip",
         )
+    from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+
     required: dict[int, GlibcVersion] = {}
     symbols: dict[GlibcVersion, set[str]] = {}
     for section in sections:

@@ -43,9 +43,10 @@ def choose_floor(
     default_by: str = "the default: RHEL 8, Debian 10, Ubuntu 20.04 and newer",
 ) -> Floor | None:
     """The floor of a target: the one named with the build (a `.2.17` suffix), else the
-    target's `glibc` in xcargo.toml, else the project's, else `default` (raised to the lowest
-    its architecture links at). None for a target that does not link glibc (musl, Windows,
-    bare metal); a floor someone chose below its architecture's lowest is refused.
+    target's `glibc` in xcargo.toml (or its `zig` in Cross.toml), else the project's, else
+    `default` (raised to the lowest its architecture links at). None for a target that does
+    not link glibc (musl, Windows, bare metal); a floor someone chose below its
+    architecture's lowest is refused.
     """
     if not takes_floor(triple):
         return None
@@ -53,8 +54,7 @@ def choose_floor(
     if named is not None:
         chosen = Floor(named, named_by)
     elif (found := config.setting_for(triple, "glibc")) is not None:
-        version, table = found
-        chosen = Floor(version, f"xcargo.toml: {table} glibc")
+        chosen = Floor(*found)
     elif lowest is not None and default < lowest.version:
         return Floor(lowest.version, f"{default_by}, raised for {triple}: {lowest.reason}")
     else:

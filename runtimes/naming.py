@@ -24,6 +24,8 @@ LABEL_TOOLCHAIN = f"{LABEL_PREFIX}toolchain"
 LABEL_ZIG = f"{LABEL_PREFIX}zig"
 # What a build on the image compiles with -Zbuild-std: its sysroot has no standard library.
 LABEL_BUILD_STD = f"{LABEL_PREFIX}build-std"
+# The compiler cache the image's builds can use ("sccache"): images made from xcargo's have it.
+LABEL_COMPILER_CACHE = f"{LABEL_PREFIX}compiler-cache"
 LABEL_SOURCE = f"{LABEL_PREFIX}source"
 LABEL_RECIPE = f"{LABEL_PREFIX}recipe"
 LABEL_GENERATION = f"{LABEL_PREFIX}generation"
@@ -33,6 +35,7 @@ LABEL_BUILD = f"{LABEL_PREFIX}build"
 
 KIND_CARGO_HOME = "cargo-home"
 KIND_TARGET = "target"
+KIND_COMPILER_CACHE = "compiler-cache"
 KIND_SCRATCH = "scratch"
 KIND_BUILD = "build"
 KIND_TOOLCHAIN = "toolchain"
@@ -83,6 +86,11 @@ def toolchain_key(rustc_version: str | None, image_id: str) -> str:
 
 def cargo_home_volume(toolchain: str) -> str:
     return f"xcargo-cargo-home-{toolchain}"
+
+
+def compiler_cache_volume(toolchain: str, triple: str) -> str:
+    """The compiler cache (sccache) every project of one toolchain and target shares."""
+    return f"xcargo-compiler-cache-{toolchain}-{slug(triple)}"
 
 
 def target_volume(project: str, triple: str, image_id: str, lane: str = "") -> str:

@@ -11,6 +11,7 @@ binary is for the machine it is built on.
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -113,6 +114,7 @@ def _run(command: list[str], request: BuildRequest, on_line: LineCallback) -> _M
     with subprocess.Popen(
         command,
         cwd=request.project.root,
+        env={**os.environ, **request.environment.values},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

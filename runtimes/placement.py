@@ -50,7 +50,7 @@ def choose_placement(
     if found is None:
         return StrategyChoice(CONTAINER, NO_USE_WHEN)
     expression, where = found
-    said = f"use_when {_quoted(expression)} ({where})"
+    said = f"{where} {_quoted(expression)}"
     if expression.evaluate(target=Triple.parse(triple), host=host):
         return StrategyChoice(CONTAINER, f"{said} is true for {triple}")
     if containers_only:

@@ -23,6 +23,7 @@ import urllib3
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
+from docker.utils import decode_json_header
 
 from runtimes import naming, vocabulary
 from runtimes.disk_watch import DiskWatch
@@ -41,6 +42,7 @@ CARGO_HOME_DIR = "/xcargo/cargo-home"
 SHARED_CARGO_HOME_DIR = "/xcargo/shared/cargo-home"
 SHARED_SUBDIRS = ("registry", "git")
 TARGET_DIR = "/xcargo/target"
+COMPILER_CACHE_DIR = "/xcargo/compiler-cache"
 CA_BUNDLE_PATH = "/etc/xcargo/ca-certificates.crt"
 # What a log stream raises when its container or engine goes away mid-read.
 _STREAM_ERRORS = (
@@ -259,6 +261,22 @@ class PhaseContainer:
         return (
             self.engine.kind == "podman" and exit_code == 137 and self.engine.memory_limit_supported
         )
+
+    def stat(self, path: str) -> dict[str, object] | None:
+        """What the engine states of `path` in the container (name, size, mode, mtime), from
+        a HEAD request: nothing of the file is sent. None: there is no such file. The
+        container need not have started: the engine mounts its volumes to look.
+        """
+        assert self.container is not None
+        api = self.engine.client.api
+        response = api.head(
+            f"{api.base_url}/v{api.api_version}/containers/{self.container.id}/archive",
+            params={"path": path},
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return decode_json_header(response.headers["X-Docker-Container-Path-Stat"])
 
     def archive(self, path: str) -> Iterator[bytes]:
         """A tar stream of `path` in the (stopped) container, for copying artifacts out."""

@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-import pefile
 from docker.types import Mount
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from runtimes import naming
 from runtimes.engine import Engine
@@ -128,10 +125,9 @@ class _Plan:
 
 
 def smoke_policy(config: XcargoConfig, triple: str) -> tuple[str, str]:
-    """The target's smoke policy and where it was set (xcargo.toml's table, or the default)."""
+    """The target's smoke policy and where it was set (xcargo.toml's key, or the default)."""
     if (found := config.setting_for(triple, "smoke")) is not None:
-        policy, table = found
-        return policy, f"xcargo.toml's {table} smoke"
+        return found
     return DEFAULT_POLICY, "the default"
 
 
@@ -167,6 +163,10 @@ def wrong_architecture(triple: str, path: Path) -> str | None:
         if head != b"\x7fELF":
             return f"it is not an ELF program, which a {triple} binary is"
         stream.seek(0)
+        # Imported when a file is read (a remembered smoke-run reads none); see glibc.py.
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+
         try:
             header = ELFFile(stream).header
         except ELFError as error:
@@ -185,6 +185,8 @@ def _wrong_windows_architecture(triple: str, arch: str, path: Path) -> str | Non
     expected = _PE_MACHINES.get(arch)
     if expected is None:
         return None
+    import pefile  # when a file is read, as pyelftools is (glibc.py)
+
     try:
         header = pefile.PE(str(path), fast_load=True).FILE_HEADER
     except pefile.PEFormatError as error:
@@ -253,6 +255,8 @@ class SmokeSetting:
     name: str
     labels: dict[str, str]
     limits: Limits
+    # The image's id: what a remembered smoke-run is keyed on (smoke_memo).
+    image_id: str = ""
 
 
 def smoke_run(

@@ -140,8 +140,7 @@ def _request(
     if named:
         return _Request(named, f"named by {named_by}")
     if (found := config.setting_for(triple, "toolchain")) is not None:
-        channel, table = found
-        return _Request(channel, f"xcargo.toml: {table} toolchain")
+        return _Request(*found)
     if (from_file := _toolchain_file(project)) is not None:
         return from_file
     if default:

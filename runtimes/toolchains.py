@@ -141,6 +141,21 @@ class ToolchainRecipe:
         """What its image says of itself beyond the toolchain (`managed_labels` keys)."""
         return {"build_std": STD_CRATES} if self.family == BUILD_STD else {}
 
+    def pkg_config_environment(self, engine_arch: str) -> dict[str, str]:
+        """pkg-config for a cross target: the target architecture's `.pc` files (a pre-build's
+        `libssl-dev:arm64`), never the engine's own, as the pkg-config crate reads its
+        target-scoped variables; nothing for the engine's own architecture.
+        """
+        if self.family != GNU or engine_arch == self.debian_arch:
+            return {}
+        scoped = self.rust_target.replace("-", "_").replace(".", "_")
+        # Debian's multiarch directory is the GNU triple, but for i386 ("i686-linux-gnu").
+        multiarch = "i386-linux-gnu" if self.debian_arch == "i386" else self.gnu_triple
+        return {
+            f"PKG_CONFIG_ALLOW_CROSS_{scoped}": "1",
+            f"PKG_CONFIG_LIBDIR_{scoped}": f"/usr/lib/{multiarch}/pkgconfig:/usr/share/pkgconfig",
+        }
+
     def build_args(self, engine_arch: str, toolchain: DebianToolchain) -> dict[str, str]:
         if self.family == WASM:
             assert toolchain.wasm_std_package is not None, "checked by check_builds_for"

@@ -46,6 +46,10 @@ python_env() {
     # the project itself. Cheap when nothing changed.
     .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r "$lock"
     .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+    # An editable install compiles none of the project's own modules; compiled here, every
+    # `xcargo` run starts from bytecode even where PYTHONDONTWRITEBYTECODE keeps Python from
+    # writing it (about a tenth of a second saved on each run).
+    .venv/bin/python -m compileall -q runtimes builds xcargo_web
 }
 
 docker_engine() {

@@ -112,8 +112,13 @@ def copy_fixture(tmp_path: Path) -> Iterator[ProjectFactory]:
     """
     made: list[tuple[Engine, CargoProject]] = []
 
-    def make(name: str, engine: Engine, *, xcargo_toml: str | None = None) -> CargoProject:
-        destination = tmp_path / name
+    def make(
+        name: str, engine: Engine, *, xcargo_toml: str | None = None, under: str = ""
+    ) -> CargoProject:
+        """A copy of fixture `name`; `under` names a directory of its own, for a second copy
+        (a project of its own) of the same fixture.
+        """
+        destination = tmp_path / under / name
         shutil.copytree(FIXTURES / name, destination, ignore=shutil.ignore_patterns("target"))
         if xcargo_toml is not None:
             (destination / "xcargo.toml").write_text(xcargo_toml)

@@ -15,6 +15,7 @@ import pytest
 from runtimes.artifacts import (
     artifact_paths,
     extract_single_file,
+    fresh_paths,
     parse_message,
     relative_output_path,
 )
@@ -188,6 +189,14 @@ def test_artifact_paths_of_a_realistic_build_keep_only_the_projects_outputs_in_o
         {"reason": "build-finished", "success": True},
     ]
     assert artifact_paths(messages) == [f"{OUT}/libhello_cross.so", f"{OUT}/hello-cross"]
+
+
+def test_fresh_paths_name_the_files_of_artifacts_cargo_did_not_make_again():
+    made = compiler_artifact(LOCAL_ID, ["cdylib"], [f"{OUT}/libhello_cross.so"], name="h")
+    fresh = {**workspace_binary(), "fresh": True}
+    unknown = {**compiler_artifact(LOCAL_ID, ["staticlib"], [f"{OUT}/libh.a"]), "fresh": None}
+
+    assert fresh_paths([made, fresh, unknown]) == {f"{OUT}/hello-cross"}
 
 
 # --- relative_output_path

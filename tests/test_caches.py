@@ -4,12 +4,14 @@ removes what a running container uses.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
-from runtimes import caches, naming
+from runtimes import caches, naming, volume_uses
 from runtimes.config import CacheConfig
+from runtimes.durations import parse_age
 from runtimes.engine import Engine
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64
@@ -17,14 +19,16 @@ from tests.support import AARCH64
 pytestmark = pytest.mark.engine
 
 
-def _ensure(engine: Engine, project: str, lane: str = "") -> caches.CacheVolumes:
-    """The volumes of a build of `project` for aarch64, on a made-up toolchain's CARGO_HOME."""
+def _ensure(
+    engine: Engine, project: str, lane: str = "", triple: str = AARCH64
+) -> caches.CacheVolumes:
+    """The volumes of a build of `project` (for aarch64), on a made-up toolchain's CARGO_HOME."""
     image_id = engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL)).id
     return caches.ensure_volumes(
         engine,
         config=CacheConfig(),
         project=project,
-        triple=AARCH64,
+        triple=triple,
         image_id=image_id,
         toolchain="rustc-test",
         lane=lane,
@@ -129,3 +133,57 @@ def test_clean_keeps_a_volume_a_container_uses_and_removes_the_rest(project_volu
     assert volumes.target in {volume.name for volume in report.kept_in_use}
     assert volumes.target not in {volume.name for volume in report.removed}
     assert engine.client.volumes.get(volumes.target)
+
+
+def test_clean_takes_only_the_selected_projects_volumes_and_a_dry_run_removes_nothing(
+    docker_toolchains,
+):
+    engine = docker_toolchains
+    mine = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
+    neighbours = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
+    project = engine.client.volumes.get(mine.target).attrs["Labels"][naming.LABEL_PROJECT]
+    try:
+        preview = caches.clean(engine, dry_run=True, selection=caches.CleanFilter(project=project))
+        still_there = {volume.name for volume in engine.client.volumes.list()}
+        report = caches.clean(engine, selection=caches.CleanFilter(project=project))
+        left = {volume.name for volume in engine.client.volumes.list()}
+    finally:
+        for name in (mine.target, neighbours.target, mine.cargo_home):
+            for volume in engine.client.volumes.list(filters={"name": name}):
+                volume.remove(force=True)
+
+    assert [volume.name for volume in preview.removed] == [mine.target]
+    assert mine.target in still_there
+    assert [volume.name for volume in report.removed] == [mine.target]
+    assert mine.target not in left
+    assert neighbours.target in left, "another project's cache is not selected"
+    assert mine.cargo_home in left, "the shared CARGO_HOME belongs to no project"
+
+
+def test_clean_older_than_takes_the_volumes_no_build_used_for_that_long(
+    docker_toolchains, tmp_path
+):
+    engine = docker_toolchains
+    project = f"cache-test-{uuid.uuid4().hex[:8]}"
+    stale = _ensure(engine, project)
+    fresh = _ensure(engine, project, triple="riscv64gc-unknown-linux-gnu")
+    now = time.time()
+    # Both were made just now; the clean happens "8 days later", the fresh one used at day 6.
+    volume_uses.record_use(tmp_path, [stale.target], now=now)
+    volume_uses.record_use(tmp_path, [fresh.target], now=now + 6 * 86400)
+    try:
+        report = caches.clean(
+            engine,
+            selection=caches.CleanFilter(project=project, older_than=parse_age("7d")),
+            last_used=volume_uses.last_uses(tmp_path),
+            now=now + 8 * 86400,
+        )
+        rows = {row.name: row for row in caches.usage(engine, last_used={})}
+    finally:
+        for name in (stale.target, fresh.target, stale.cargo_home):
+            for volume in engine.client.volumes.list(filters={"name": name}):
+                volume.remove(force=True)
+
+    assert [volume.name for volume in report.removed] == [stale.target]
+    assert fresh.target in rows and stale.target not in rows
+    assert rows[fresh.target].toolchain != ""

@@ -130,6 +130,58 @@ def test_outside_a_cargo_project_the_build_says_so(tmp_path):
     assert "no Cargo.toml" in result.stderr
 
 
+def _cross_project(root: Path, cross_toml: str) -> Path:
+    """A Cargo project with a Cross.toml, as a cross user has it (no engine is reached)."""
+    root.mkdir()
+    (root / "Cargo.toml").write_text('[package]\nname = "hello"\nversion = "0.1.0"\n')
+    (root / "Cargo.lock").write_text("version = 3\n")
+    (root / "Cross.toml").write_text(cross_toml)
+    return root
+
+
+NO_ENGINE = {"XCARGO_ENGINE_URL": "unix:///nonexistent/engine.sock"}
+
+
+@pytest.mark.parametrize("command", ["build", "check", "test", "bench", "run"])
+def test_without_target_the_default_target_of_cross_toml_is_used_and_said(tmp_path, command):
+    project = _cross_project(tmp_path / "p", f'[build]\ndefault-target = "{AARCH64}"\n')
+
+    result = xcargo(command, cwd=project, env=NO_ENGINE)
+
+    assert result.returncode == 3  # it went on to the engine, which is not there
+    assert (
+        f"no --target: {AARCH64}, the default target of Cross.toml: [build] default-target"
+        in result.stderr
+    )
+
+
+def test_cross_build_target_wins_over_cross_toml(tmp_path):
+    project = _cross_project(tmp_path / "p", f'[build]\ndefault-target = "{AARCH64}"\n')
+
+    result = xcargo("build", cwd=project, env={**NO_ENGINE, "CROSS_BUILD_TARGET": X86_64})
+
+    assert f"no --target: {X86_64}, the default target of environment: CROSS_BUILD_TARGET" in (
+        result.stderr
+    )
+
+
+def test_without_target_or_default_target_the_target_is_missing(tmp_path):
+    project = _cross_project(tmp_path / "p", "[build]\n")
+
+    result = xcargo("build", cwd=project, env=NO_ENGINE)
+
+    assert result.returncode == 2
+    assert "Missing option '--target'" in result.stderr
+
+
+def test_a_cross_toml_notice_is_printed_with_its_file_and_line(tmp_path):
+    project = _cross_project(tmp_path / "p", "[build]\nxargo = true\n")
+
+    result = xcargo("build", "--target", AARCH64, cwd=project, env=NO_ENGINE)
+
+    assert "not supported: Cross.toml:2: build.xargo: xargo is deprecated" in result.stderr
+
+
 def test_a_hostile_container_image_is_refused(copy_fixture, docker_engine):
     project = copy_fixture("hello-cross", docker_engine)
 
@@ -238,6 +290,8 @@ def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolch
     assert doctor.returncode == 0, doctor.stdout
     assert "✓ engine: docker" in doctor.stdout
     assert "memory and pids limits" in doctor.stdout
+    assert "✓ API version 1." in doctor.stdout and "✓ rootful docker" in doctor.stdout
+    assert "✓ test container ran in" in doctor.stdout
     assert naming.toolchain_image(AARCH64, NEWEST_CHANNEL) in images.stdout
     assert naming.toolchain_image(AARCH64, "1.85") in images.stdout
     assert "not made yet" in images.stdout
@@ -249,7 +303,8 @@ def test_doctor_and_listings_describe_the_engine_images_and_caches(docker_toolch
         images.stdout
     )
     assert stats.returncode == 0
-    assert "total:" in stats.stdout
+    assert "last use" in stats.stdout and "toolchain" in stats.stdout
+    assert "total on docker" in stats.stdout
 
 
 @pytest.mark.engine

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtimes import naming
+from runtimes.artifacts import Artifact
 from runtimes.engine import Engine
 from runtimes.images.pulling import PullFailed
 from runtimes.sandbox import BuildBusy, BuildStopped, Limits
@@ -36,6 +37,11 @@ def _snapshot(root: Path) -> dict[str, str]:
     return {
         str(path.relative_to(root)): _sha256(path) for path in root.rglob("*") if path.is_file()
     }
+
+
+def _copied(artifact: Artifact) -> tuple[object, ...]:
+    """What the collecting phase says of an artifact (its smoke-run comes after)."""
+    return artifact.path, artifact.size, artifact.sha256, artifact.glibc
 
 
 def _remove_cargo_home(engine: Engine, rustc: str) -> None:
@@ -95,8 +101,53 @@ def test_rebuild_without_change_downloads_nothing_and_compiles_nothing(
     assert second.fetch_skipped, "an unchanged Cargo.lock on the same cache needs no fetch"
     assert not second.volumes.target_created
     assert second.volumes.target == first.volumes.target
+    assert not any("Compiling" in line or "Finished" in line for line in lines)
+    assert [_copied(artifact) for artifact in second.artifacts] == [
+        _copied(artifact) for artifact in first.artifacts
+    ]
+    assert (
+        "xcargo: nothing changed since the last build (the project's files, Cargo.lock, image, "
+        "options) and its artifacts are as it left them: cargo not started"
+    ) in lines
+    assert containers_of(engine, project) == [], "the container it looked through is gone"
+    assert second.artifacts[0].smoke == first.artifacts[0].smoke
+    assert any(
+        line.startswith("xcargo: smoke-run hello-cross: passed") and "not started again" in line
+        for line in lines
+    ), lines
+
+
+def test_a_file_cargo_does_not_read_changed_runs_cargo_which_finds_all_fresh_and_copies_nothing(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    [made] = build(engine, project, AARCH64, tmp_path / "state").artifacts
+    (project.root / "NOTES.md").write_text("not part of the crate\n")
+    lines: list[str] = []
+
+    [again] = build(engine, project, AARCH64, tmp_path / "state", lines=lines).artifacts
+
+    assert any("Finished" in line for line in lines), "xcargo cannot know cargo ignores it"
     assert not any("Compiling" in line for line in lines)
-    assert second.artifacts[0].sha256 == first.artifacts[0].sha256
+    assert "xcargo: hello-cross: fresh, as already copied: not copied again" in lines
+    assert _copied(again) == _copied(made)
+
+
+def test_a_fresh_artifact_whose_host_copy_changed_is_copied_again(
+    docker_toolchains, copy_fixture, tmp_path
+):
+    engine = docker_toolchains
+    project = copy_fixture("hello-cross", engine)
+    [made] = build(engine, project, AARCH64, tmp_path / "state").artifacts
+    made.path.write_bytes(b"not what cargo made")
+    lines: list[str] = []
+
+    [again] = build(engine, project, AARCH64, tmp_path / "state", lines=lines).artifacts
+
+    assert not any("Compiling" in line or "not copied again" in line for line in lines)
+    assert _copied(again) == _copied(made)
+    assert _sha256(again.path) == made.sha256
 
 
 def test_cache_survives_the_removal_of_every_container(docker_toolchains, copy_fixture, tmp_path):

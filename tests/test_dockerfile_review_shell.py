@@ -7,9 +7,10 @@ spelling tables run through both.
 
 from __future__ import annotations
 
+import bashlex
 import pytest
 
-from runtimes.images.review import ADD_URL, PIPE_TO_SHELL, REMOVE_ROOT, shell_reader
+from runtimes.images.review import ADD_URL, PIPE_TO_SHELL, REMOVE_ROOT
 from tests.dockerfile_review_support import PINNED, found, review, run_findings
 
 
@@ -21,7 +22,7 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
         def gives_up(text: str) -> None:
             raise NotImplementedError("bashlex gives up")
 
-        monkeypatch.setattr(shell_reader.bashlex, "parse", gives_up)
+        monkeypatch.setattr(bashlex, "parse", gives_up)
     return request.param
 
 

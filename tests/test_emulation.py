@@ -14,11 +14,12 @@ AARCH64 = "aarch64-unknown-linux-gnu"
 
 
 def artifact(kind: str, src: str, *, test: bool, executable: str | None) -> dict[str, object]:
+    name = src.rsplit("/", 1)[-1].removesuffix(".rs")
     return {
         "reason": "compiler-artifact",
         "package_id": "path+file:///xcargo/src/greeter#0.1.0",
         "manifest_path": "/xcargo/src/greeter/Cargo.toml",
-        "target": {"kind": [kind], "src_path": f"/xcargo/src/greeter/{src}"},
+        "target": {"kind": [kind], "name": name, "src_path": f"/xcargo/src/greeter/{src}"},
         "profile": {"test": test},
         "executable": executable,
     }
@@ -43,6 +44,22 @@ def test_the_test_programs_are_the_test_profiles_executables():
         LibtestProgram(
             "/xcargo/target/a/debug/deps/api-2", "/xcargo/src/greeter", "greeter", "tests/api.rs"
         ),
+    ]
+
+
+def test_test_programs_run_in_cargos_order_not_in_build_order():
+    messages = [
+        artifact("test", "tests/zeta.rs", test=True, executable="/t/zeta-1"),
+        artifact("bin", "src/main.rs", test=True, executable="/t/main-2"),
+        artifact("test", "tests/alpha.rs", test=True, executable="/t/alpha-3"),
+        artifact("lib", "src/lib.rs", test=True, executable="/t/lib-4"),
+    ]
+
+    assert [program.label for program in libtest_programs(messages)] == [
+        "unittests src/lib.rs",
+        "unittests src/main.rs",
+        "tests/alpha.rs",
+        "tests/zeta.rs",
     ]
 
 

@@ -401,14 +401,20 @@ def test_the_targets_floor_wins_over_the_projects(tmp_path: Path) -> None:
     )
     assert config.container.glibc == v("2.28")
     assert config.for_target(AARCH64).glibc == v("2.17")
-    assert config.setting_for(AARCH64, "glibc") == (v("2.17"), f'[targets."{AARCH64}".container]')
-    assert config.setting_for("x86_64-unknown-linux-gnu", "glibc") == (v("2.28"), "[container]")
+    assert config.setting_for(AARCH64, "glibc") == (
+        v("2.17"),
+        f'xcargo.toml: [targets."{AARCH64}".container] glibc',
+    )
+    assert config.setting_for("x86_64-unknown-linux-gnu", "glibc") == (
+        v("2.28"),
+        "xcargo.toml: [container] glibc",
+    )
     assert not config.warnings
 
 
 def test_a_project_floor_alone_applies_to_every_target(tmp_path: Path) -> None:
     config = load_toml(tmp_path, '[container]\nglibc = "2.17"\n')
-    assert config.setting_for(AARCH64, "glibc") == (v("2.17"), "[container]")
+    assert config.setting_for(AARCH64, "glibc") == (v("2.17"), "xcargo.toml: [container] glibc")
 
 
 def test_no_floor_in_the_file_leaves_the_default_to_the_caller(tmp_path: Path) -> None:

@@ -221,9 +221,9 @@ def test_a_targets_own_smoke_setting_wins_over_the_projects(tmp_path):
     )
     assert smoke_policy(config, AARCH64) == (
         REQUIRE,
-        f"""xcargo.toml's [targets."{AARCH64}".container] smoke""",
+        f'xcargo.toml: [targets."{AARCH64}".container] smoke',
     )
-    assert smoke_policy(config, ARMV7) == (OFF, "xcargo.toml's [container] smoke")
+    assert smoke_policy(config, ARMV7) == (OFF, "xcargo.toml: [container] smoke")
 
 
 def test_a_run_is_described_by_its_first_line_and_a_panic_by_its_message_too():

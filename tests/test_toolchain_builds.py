@@ -197,7 +197,10 @@ def test_use_when_false_builds_the_hosts_own_target_natively_with_the_hosts_carg
 
     assert result.succeeded, lines[-30:]
     assert result.strategy == "native"
-    assert 'use_when "target.os != host.os" ([container]) is false' in result.strategy_reason
+    assert (
+        'xcargo.toml: [container] use_when "target.os != host.os" is false'
+        in result.strategy_reason
+    )
     assert result.volumes is None and result.image == ""
     assert containers_of(engine, project) == []
     [artifact] = result.artifacts
@@ -214,8 +217,9 @@ def test_use_when_true_builds_in_a_container(docker_toolchains, copy_fixture, tm
 
     assert result.succeeded
     assert result.strategy == "zig"
-    assert f'use_when "target.arch == host.arch" ([targets."{X86_64}".container]) is true' in (
-        result.strategy_reason
+    assert (
+        f'xcargo.toml: [targets."{X86_64}".container] use_when "target.arch == host.arch" is true'
+        in (result.strategy_reason)
     )
 
 

@@ -284,3 +284,18 @@ def test_recipe_hash_changes_when_an_argument_is_added():
 def test_recipe_hash_changes_when_the_parent_image_id_changes():
     rebuilt_parent = {"localhost/xcargo/toolchain-base:trixie": "sha256:" + "2" * 64}
     assert recipe_hash(DOCKERFILE, ARGS, rebuilt_parent) != recipe_hash(DOCKERFILE, ARGS, PARENTS)
+
+
+def test_pkg_config_looks_in_the_target_architectures_directory_only_when_cross_compiling():
+    aarch64 = RECIPES["aarch64-unknown-linux-gnu"].pkg_config_environment("amd64")
+    i686 = RECIPES["i686-unknown-linux-gnu"].pkg_config_environment("amd64")
+
+    assert aarch64 == {
+        "PKG_CONFIG_ALLOW_CROSS_aarch64_unknown_linux_gnu": "1",
+        "PKG_CONFIG_LIBDIR_aarch64_unknown_linux_gnu": (
+            "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig"
+        ),
+    }
+    assert i686["PKG_CONFIG_LIBDIR_i686_unknown_linux_gnu"].startswith("/usr/lib/i386-linux-gnu/")
+    assert RECIPES["x86_64-unknown-linux-gnu"].pkg_config_environment("amd64") == {}
+    assert RECIPES["wasm32-wasip1"].pkg_config_environment("amd64") == {}

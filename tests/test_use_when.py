@@ -387,7 +387,7 @@ def test_without_use_when_every_target_builds_in_a_container() -> None:
 def test_a_true_use_when_builds_in_a_container_and_says_why() -> None:
     choice = place(WINDOWS, config(project="target.os != host.os"))
     assert choice == StrategyChoice(
-        CONTAINER, f'use_when "target.os != host.os" ([container]) is true for {WINDOWS}'
+        CONTAINER, f'xcargo.toml: [container] use_when "target.os != host.os" is true for {WINDOWS}'
     )
 
 
@@ -395,8 +395,8 @@ def test_a_false_use_when_builds_the_hosts_own_target_natively() -> None:
     choice = place(X86_64, config(project="target.os != host.os"))
     assert choice.strategy == NATIVE
     assert choice.reason == (
-        f'use_when "target.os != host.os" ([container]) is false for {X86_64}, this machine\'s '
-        "own target: built natively"
+        f'xcargo.toml: [container] use_when "target.os != host.os" is false for {X86_64}, '
+        "this machine's own target: built natively"
     )
 
 
@@ -404,8 +404,8 @@ def test_a_false_use_when_for_another_target_is_refused() -> None:
     with pytest.raises(UsageError) as caught:
         place(AARCH64, config(project="target.os != host.os"))
     assert caught.value.message == (
-        f'use_when "target.os != host.os" ([container]) is false for {AARCH64}, but a native '
-        f"build is only for this machine's own target, {X86_64}"
+        f'xcargo.toml: [container] use_when "target.os != host.os" is false for {AARCH64}, '
+        f"but a native build is only for this machine's own target, {X86_64}"
     )
     hint = caught.value.hint
     assert hint is not None and "change use_when" in hint and f"build for {X86_64}" in hint
@@ -416,8 +416,8 @@ def test_the_server_builds_in_a_container_even_when_use_when_is_false() -> None:
         choice = place(triple, config(project="false"), containers_only=True)
         assert choice.strategy == CONTAINER
         assert choice.reason == (
-            f'use_when "false" ([container]) is false for {triple}, but the server builds every '
-            "target in a container (native builds are the xcargo CLI's alone)"
+            f'xcargo.toml: [container] use_when "false" is false for {triple}, but the server '
+            "builds every target in a container (native builds are the xcargo CLI's alone)"
         )
 
 
@@ -425,7 +425,8 @@ def test_a_targets_own_use_when_wins_over_the_projects() -> None:
     xcargo = config(project="false", **{AARCH64: "true"})
     choice = place(AARCH64, xcargo)
     assert choice == StrategyChoice(
-        CONTAINER, f'use_when "true" ([targets."{AARCH64}".container]) is true for {AARCH64}'
+        CONTAINER,
+        f'xcargo.toml: [targets."{AARCH64}".container] use_when "true" is true for {AARCH64}',
     )
     assert place(X86_64, xcargo).strategy == NATIVE  # the project's, for the other targets
 
@@ -438,14 +439,16 @@ def test_a_targets_own_false_wins_over_a_projects_true() -> None:
 
 def test_quotes_in_the_expression_are_written_as_xcargo_toml_spells_them() -> None:
     choice = place(AARCH64, config(project='target.arch == "aarch64"'))
-    assert choice.reason.startswith('use_when "target.arch == \\"aarch64\\"" ([container])')
+    assert choice.reason.startswith(
+        'xcargo.toml: [container] use_when "target.arch == \\"aarch64\\""'
+    )
 
 
 def test_a_long_expression_is_cut_in_the_reason() -> None:
     text = " or ".join(['target.os == "windows"'] * 10) + " or true"
     choice = place(AARCH64, config(project=text))
     assert len(choice.reason) < 150
-    assert '..." ([container]) is true' in choice.reason
+    assert '..." is true' in choice.reason
 
 
 # --- In xcargo.toml: located by file, line and key, and by the expression's column
@@ -455,7 +458,7 @@ def test_the_projects_use_when_is_read_from_the_file(tmp_path: Path) -> None:
     xcargo = load_toml(tmp_path, '[container]\nuse_when = "target.os != host.os"\n')
     assert xcargo.setting_for(AARCH64, "use_when") == (
         UseWhen.parse("target.os != host.os"),
-        "[container]",
+        "xcargo.toml: [container] use_when",
     )
 
 
@@ -463,7 +466,7 @@ def test_a_targets_use_when_is_read_from_the_file(tmp_path: Path) -> None:
     xcargo = load_toml(tmp_path, f'[targets."{AARCH64}".container]\nuse_when = "true"\n')
     assert xcargo.setting_for(AARCH64, "use_when") == (
         UseWhen.parse("true"),
-        f'[targets."{AARCH64}".container]',
+        f'xcargo.toml: [targets."{AARCH64}".container] use_when',
     )
     assert xcargo.setting_for(X86_64, "use_when") is None
 

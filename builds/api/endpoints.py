@@ -51,6 +51,7 @@ def _build_out(request: HttpRequest, build: Build) -> dict[str, Any]:
         "triggered_by": build.triggered_by.get_username() if build.triggered_by else None,
         "engine_host": build.engine_host.name,
         "approval": _approval_out(build.approval),
+        "joined_build": build.joined_id,
         "artifacts": [
             {
                 "id": artifact.pk,
@@ -104,6 +105,9 @@ def _smoke_out(artifact: Artifact) -> dict[str, Any] | None:
 def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any]]:
     """Queue a build of a project's target; answers 202 with the build and its URL, or 503
     when the queue did not take it (the build is then recorded as failed, with the reason).
+    A build identical to one still queued (same target, engine host, ref, cargo and test
+    arguments, command and toolchain) joins it: `joined_build` names it, and the build ends
+    when it ends, with its result and artifacts.
     """
     target = get_object_or_404(
         Target.objects.select_related("project"),
@@ -117,6 +121,8 @@ def create_build(request: HttpRequest, payload: BuildIn) -> Status[dict[str, Any
         toolchain=payload.toolchain,
         cargo_args=payload.cargo_args,
         command=payload.command,
+        test_args=payload.test_args,
+        engine_host=payload.engine_host,
     )
     if build.state == Build.State.FAILED and build.error_kind == Build.ErrorKind.QUEUE:
         hint = f"build #{build.pk} was recorded as failed; trigger it again once Redis answers"
@@ -134,7 +140,7 @@ def list_builds(
     offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
 ) -> dict[str, Any]:
     builds = selectors.recent_builds(project=project, target=target, state=state or "")
-    page = list(builds.prefetch_related("artifacts")[offset : offset + limit])
+    page = selectors.IdsFirst(builds, selectors.builds_in_full())[offset : offset + limit]
     count = builds.count()
     return {
         "items": [_build_out(request, build) for build in page],
@@ -223,6 +229,15 @@ def list_projects(request: HttpRequest) -> list[dict[str, Any]]:
             "source": project.display_source,
             "default_ref": project.default_ref,
             "targets": list(project.targets.all()),
+            "variables": [
+                {
+                    "name": variable.name,
+                    "target": variable.target.triple if variable.target else None,
+                    "secret": variable.secret,
+                    "value": variable.shown_value,
+                }
+                for variable in project.variables.all()
+            ],
         }
         for project in selectors.projects_with_targets()
     ]

@@ -98,6 +98,7 @@ class BuildOut(Schema):
     commit: str
     release: bool
     cargo_args: list[str] = Field(description="cargo's own arguments it was built with")
+    test_args: list[str] = Field(description="a test run's arguments for the test programs")
     command: str = Field(description="build, or test (a test run)")
     tests: TestsOut | None = Field(description="a test run's results; null: no tests ran")
     state: str
@@ -141,6 +142,11 @@ class BuildOut(Schema):
     approval: ApprovalOut | None = Field(
         description="its custom Dockerfile's approval; null: none was needed"
     )
+    joined_build: int | None = Field(
+        description="the id of the identical build, queued at the same time, that this one "
+        "joined: it does not run itself, and ends with that build's state, result and "
+        "artifacts (the log is that build's); null: it runs itself"
+    )
     artifacts: list[ArtifactOut]
 
 
@@ -167,6 +173,17 @@ class BuildIn(Schema):
         default_factory=list,
         description="cargo's own arguments, after the target's: --features, -p, --bin, "
         "--profile…; --target-dir and others that would break the sandbox are refused",
+    )
+    test_args: list[str] = Field(
+        default_factory=list,
+        description="a test run's arguments for each test program (cargo test -- ARGS): a "
+        "filter, --ignored, --test-threads 1…",
+    )
+    engine_host: str = Field(
+        "",
+        max_length=100,
+        description="the engine host to build on (GET /api/engines lists them); empty: where "
+        "the target built last (its caches are warm), else the default host",
     )
     command: ServerCommand = Field(
         "build", description="test: build the tests and run them under the target's emulator"
@@ -219,12 +236,20 @@ class TargetOut(Schema):
     enabled: bool
 
 
+class VariableOut(Schema):
+    name: str
+    target: str | None = Field(description="the target's triple; null: every target")
+    secret: bool
+    value: str | None = Field(description="null for a secret: its value is never shown")
+
+
 class ProjectOut(Schema):
     name: str
     slug: str
     source: str
     default_ref: str
     targets: list[TargetOut]
+    variables: list[VariableOut] = Field(description="environment variables its builds see")
 
 
 class ImageOut(Schema):

@@ -2,7 +2,9 @@
 
 A build is created in the database first and handed to the queue only once that transaction
 has committed, so a worker never looks for a row it cannot see yet; a queue that does not
-answer ends the build at once, with the reason, instead of leaving it queued forever.
+answer ends the build at once, with the reason, instead of leaving it queued forever. A
+trigger identical to a build still queued joins that build instead (`_build_to_join`): it is
+never queued itself, and ends when that build ends, with its result and its artifacts.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from kombu.exceptions import OperationalError
 
 from builds.models import Artifact, Build, EngineHost, Target
 from builds.services.errors import Conflict, InvalidInput, Unavailable, checked
-from builds.services.projects import check_cargo_arguments
-from runtimes.cargo_args import BUILD, SERVER_COMMANDS
+from builds.services.projects import check_cargo_arguments, check_program_arguments
+from runtimes.cargo_args import BUILD, RUNS_TESTS, SERVER_COMMANDS
 from runtimes.sources import validate_ref
 from runtimes.toolchain_choice import STABLE
 from runtimes.toolchains import toolchain_for
@@ -44,11 +46,16 @@ def trigger_build(
     toolchain: str = "",
     cargo_args: Sequence[str] = (),
     command: str = BUILD,
+    test_args: Sequence[str] = (),
+    engine_host: str = "",
 ) -> Build:
     """Queue a build of `target` at `ref` (the project's default when empty), with the
     `toolchain` asked for ("" lets the build choose: xcargo.toml, rust-toolchain.toml, newest)
     and cargo's own arguments: the target's, then `cargo_args`. `command` "test" makes it a
-    test run: the tests built and run under the target's emulator.
+    test run: the tests built and run under the target's emulator, with `test_args` given to
+    each test program (a filter, `--ignored`, `--test-threads 1`…). `engine_host` names the
+    host to build on; empty: where the target's caches are warm. A trigger identical to a
+    build still queued joins that build (`_build_to_join`) and is not queued itself.
     """
     project = target.project
     if not target.enabled:
@@ -64,23 +71,60 @@ def trigger_build(
         raise InvalidInput(
             f"a build is one of {', '.join(SERVER_COMMANDS)}, not {command!r}", field="command"
         )
-    host = choose_engine_host(target)
+    if test_args and command not in RUNS_TESTS:
+        raise InvalidInput("test arguments are for a test run", field="test_args")
+    test_arguments = check_program_arguments(test_args, "test_args")
+    identity = dict(
+        target=target,
+        engine_host=choose_engine_host(target, engine_host.strip()),
+        ref=ref,
+        release=target.release,
+        cargo_args=arguments,
+        command=command,
+        test_args=test_arguments,
+        requested_toolchain=toolchain,
+    )
     with transaction.atomic():
+        Target.objects.select_for_update().get(pk=target.pk)
+        leader = _build_to_join(identity)
         build = Build.objects.create(
             project=project,
-            target=target,
-            engine_host=host,
-            ref=ref,
-            release=target.release,
-            cargo_args=arguments,
-            command=command,
-            requested_toolchain=toolchain,
+            **identity,
+            joined=leader,
             triggered_by=triggered_by,
             task_id=uuid.uuid4().hex,
         )
-        transaction.on_commit(lambda: _enqueue(build))
+        if leader is None:
+            transaction.on_commit(lambda: _enqueue(build))
     build.refresh_from_db()
     return build
+
+
+def _build_to_join(identity: dict[str, Any]) -> Build | None:
+    """The queued build that a new trigger of the same `identity` joins instead of running
+    again, if there is one: the same target and engine host, ref, profile, cargo arguments,
+    command, test arguments and requested toolchain.
+
+    Only a build that is still queued is joined, never one that runs or has ended: a queued
+    build has read nothing yet, so its source (the ref's commit, resolved at its checkout; a
+    server-local project's tree, copied then), the target's settings, variables and approvals
+    are all read after every trigger that joined it, and it builds exactly what each of them
+    asked for. A running build may have checked out an older commit of the ref, or copied a
+    tree since edited, than a later trigger expects. A build that joined another is not
+    joined in turn: the first one queued leads.
+
+    The trigger holds its target's row, so that identical triggers at the same moment look
+    one after the other and all but the first join it; and the leader's row, so that its
+    claim or its ending waits for the new build, and an ending that settles the builds that
+    joined it sees every one of them. (SQLite, which has no row locks, takes its one write
+    lock when the transaction starts: the same order.)
+    """
+    return (
+        Build.objects.select_for_update()
+        .filter(state=Build.State.QUEUED, joined__isnull=True, **identity)
+        .order_by("created_at", "pk")
+        .first()
+    )
 
 
 def _offered_toolchain(toolchain: str) -> str:
@@ -97,8 +141,20 @@ def _offered_toolchain(toolchain: str) -> str:
     return channel
 
 
-def choose_engine_host(target: Target) -> EngineHost:
-    """The host that built this target last, where its caches are warm, else the default."""
+def choose_engine_host(target: Target, named: str = "") -> EngineHost:
+    """The host named with the trigger (a Docker or a Podman one, say), else the host that
+    built this target last, where its caches are warm, else the default.
+    """
+    if named:
+        host = EngineHost.objects.filter(name=named).first()
+        if host is None:
+            known = ", ".join(EngineHost.objects.order_by("name").values_list("name", flat=True))
+            raise InvalidInput(
+                f"no engine host {named!r}", field="engine_host", hint=f"known: {known or 'none'}"
+            )
+        if not host.enabled:
+            raise Conflict(f"engine host {named} is disabled", field="engine_host")
+        return host
     last = (
         Build.objects.filter(target=target, engine_host__enabled=True, success=True)
         .select_related("engine_host")
@@ -138,15 +194,23 @@ def mark_sent(build_id: int) -> None:
     Build.objects.filter(pk=build_id, state=Build.State.QUEUED).update(sent_at=timezone.now())
 
 
+def _waiting_for_a_worker() -> QuerySet[Build]:
+    """Queued builds that a worker is to run: not those that joined another build, which
+    never run and end with it.
+    """
+    return Build.objects.filter(state=Build.State.QUEUED, joined__isnull=True)
+
+
 def send_next_of_target(build_id: int) -> int | None:
-    """After build `build_id` ended, send the oldest build of its target still queued on its
-    host (it found the target busy and waits); its id, or None when none waits.
+    """After build `build_id` left its running state, send the oldest build of its target
+    still waiting on its host (it found the target busy); its id, or None when none waits.
     """
     ended = Build.objects.filter(pk=build_id).values("target_id", "engine_host_id").first()
     if ended is None:
         return None
     waiting = (
-        Build.objects.filter(state=Build.State.QUEUED, **ended)
+        _waiting_for_a_worker()
+        .filter(**ended)
         .select_related("engine_host")
         .order_by("created_at", "pk")
         .first()
@@ -167,8 +231,9 @@ def resend_stalled_builds() -> list[int]:
     good. A second message for the same build is harmless: only one claim can win.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.XCARGO_QUEUE_RESEND_AFTER)
-    stalled = Build.objects.filter(state=Build.State.QUEUED, engine_host__enabled=True).filter(
-        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
+    stalled = _waiting_for_a_worker().filter(
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff),
+        engine_host__enabled=True,
     )
     sent = []
     for build in stalled.select_related("engine_host"):
@@ -220,6 +285,8 @@ def requeue_build(build_id: int, *, from_states: list[str]) -> bool:
 def cancel_build(*, build: Build, cancelled_by: AbstractBaseUser | None) -> Build:
     """Cancel a build: at once when it has not started, else by asking its worker to stop it
     (the worker kills the container and ends the build as cancelled within a second or two).
+    A build that joined another is cancelled alone; the builds that joined a cancelled one go
+    on without it (see `_settle_joiners`).
     """
     who = getattr(cancelled_by, "username", None) or "someone"
     ended = end_build(
@@ -247,7 +314,19 @@ def end_build(build_id: int, *, from_states: list[str] | tuple[str, ...], **endi
     was not (another party ended it first). This conditional update is what makes every build
     end in exactly one final state, whoever gets there first: worker, cancel, or the reaper.
     """
-    return bool(_end(Build.objects.filter(pk=build_id, state__in=from_states), **ending))
+    return _end_one(build_id, Build.objects.filter(pk=build_id, state__in=from_states), ending)
+
+
+def _end_one(build_id: int, match: QuerySet[Build], ending: dict[str, Any]) -> bool:
+    """End build `build_id` with `ending` if `match` (that build, in the states it may end
+    from) still finds it, and in the same transaction the builds that joined it: no joined
+    build is left queued behind a build that has ended.
+    """
+    with transaction.atomic():
+        if not _end(match, **ending):
+            return False
+        _settle_joiners(build_id, ending)
+    return True
 
 
 def _end(
@@ -269,13 +348,64 @@ def _end(
     )
 
 
+def _settle_joiners(leader_id: int, ending: dict[str, Any]) -> None:
+    """The builds that joined `leader_id`, which has just ended with `ending`: they end the
+    same way, with its commit and its artifacts (their rows name the same stored files).
+    A cancel is the one exception: whoever cancelled the leader did not cancel them.
+    """
+    joiners = list(
+        Build.objects.select_for_update()
+        .filter(joined_id=leader_id, state=Build.State.QUEUED)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    if not joiners:
+        return
+    if ending["state"] == Build.State.CANCELLED:
+        _hand_over(joiners)
+        return
+    commit = Build.objects.filter(pk=leader_id).values_list("commit", flat=True).get()
+    _end(Build.objects.filter(pk__in=joiners), commit=commit, **ending)
+    _share_artifacts(leader_id, joiners)
+
+
+def _hand_over(joiners: list[int]) -> None:
+    """A cancelled leader's joiners, oldest first, go on without it: the oldest is queued to
+    run itself and the others join it, so that each still ends with the build it asked for.
+    """
+    heir, *others = joiners
+    Build.objects.filter(pk=heir).update(joined=None)
+    Build.objects.filter(pk__in=others).update(joined=heir)
+    build = Build.objects.select_related("engine_host").get(pk=heir)
+    transaction.on_commit(lambda: _enqueue(build))
+
+
+# An artifact's fields as a build that joined another gets them: all but its id and build.
+_SHARED_ARTIFACT_FIELDS = tuple(
+    field.attname
+    for field in Artifact._meta.concrete_fields
+    if field.attname not in ("id", "build_id")
+)
+
+
+def _share_artifacts(leader_id: int, joiners: list[int]) -> None:
+    """The leader's artifacts as rows of each joiner, naming the same stored files: a joiner
+    downloads the very file the leader made, and nothing is copied.
+    """
+    rows = list(Artifact.objects.filter(build_id=leader_id).values(*_SHARED_ARTIFACT_FIELDS))
+    Artifact.objects.bulk_create(
+        Artifact(build_id=joiner, **row) for joiner in joiners for row in rows
+    )
+
+
 def end_abandoned_builds() -> int:
     """End the running builds whose worker stopped writing heartbeats: it was killed, or its
-    machine went away. Their containers are removed by the next build of the same target.
+    machine went away. Their containers are removed by the next build of the same target,
+    which is sent at once: its target is free.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.XCARGO_HEARTBEAT_TIMEOUT)
-    return _end(
-        Build.objects.filter(state__in=Build.RUNNING_STATES, heartbeat_at__lt=cutoff),
+    abandoned = Build.objects.filter(state__in=Build.RUNNING_STATES, heartbeat_at__lt=cutoff)
+    ending = dict(
         state=Build.State.FAILED,
         error_kind=Build.ErrorKind.WORKER_LOST,
         error_message=(
@@ -283,6 +413,12 @@ def end_abandoned_builds() -> int:
             f"{settings.XCARGO_HEARTBEAT_TIMEOUT} s): it was stopped or its machine is down"
         ),
     )
+    ended = 0
+    for build_id in list(abandoned.values_list("pk", flat=True)):
+        if _end_one(build_id, abandoned.filter(pk=build_id), ending):
+            ended += 1
+            transaction.on_commit(lambda build_id=build_id: send_next_of_target(build_id))
+    return ended
 
 
 def record_phase(build_id: int, state: str) -> bool:
@@ -303,29 +439,40 @@ def count_log_lines(build_id: int, lines: int) -> None:
 
 def delete_builds(builds: QuerySet[Build]) -> int:
     """Delete the ended builds among `builds`, with their logs, their artifacts and the
-    artifacts' files; a build still queued or running is left alone (cancel it first, or its
-    worker would go on writing to a build that is gone). Returns how many builds went.
+    artifacts' files that no other build shares; a build still queued or running is left
+    alone (cancel it first, or its worker would go on writing to a build that is gone).
+    Returns how many builds went.
     """
-    storage = Artifact._meta.get_field("file").storage
     with transaction.atomic():
         ended = Build.objects.filter(pk__in=builds.values("pk"), state__in=Build.FINAL_STATES)
-        files = list(
-            Artifact.objects.filter(build__in=ended).exclude(file="").values_list("file", flat=True)
-        )
+        files = _stored_files(Artifact.objects.filter(build__in=ended))
         deleted = ended.delete()[1].get(Build._meta.label, 0)
-        # Files go only once the rows are gone for good: a rollback keeps both.
-        transaction.on_commit(lambda: _delete_files(storage, files))
+        _delete_unused_files(files)
     return deleted
 
 
 def delete_artifacts(artifacts: QuerySet[Artifact]) -> int:
-    """Delete artifacts and, once the rows are gone for good, their files."""
-    storage = Artifact._meta.get_field("file").storage
+    """Delete artifacts and, once the rows are gone for good, the files no other row names."""
     with transaction.atomic():
-        files = list(artifacts.exclude(file="").values_list("file", flat=True))
+        files = _stored_files(artifacts)
         deleted = artifacts.delete()[1].get(Artifact._meta.label, 0)
-        transaction.on_commit(lambda: _delete_files(storage, files))
+        _delete_unused_files(files)
     return deleted
+
+
+def _stored_files(artifacts: QuerySet[Artifact]) -> set[str]:
+    return set(artifacts.exclude(file="").values_list("file", flat=True))
+
+
+def _delete_unused_files(names: set[str]) -> None:
+    """Once this transaction commits, delete the files among `names` that no artifact row
+    names any more: builds that joined another share its files, which go with the last row.
+    Only once the rows are gone for good: a rollback keeps both.
+    """
+    used = set(Artifact.objects.filter(file__in=names).values_list("file", flat=True))
+    storage = Artifact._meta.get_field("file").storage
+    unused = sorted(names - used)
+    transaction.on_commit(lambda: _delete_files(storage, unused))
 
 
 def _delete_files(storage: Storage, names: list[str]) -> None:

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from builds import selectors
 from builds.models import Build, CacheVolume, EngineHost, Image, Project
+from builds.services import cache_quotas, machines
 from runtimes import caches, doctor, naming
 from runtimes.build_values import BuildResult
-from runtimes.engine import Engine, connect
+from runtimes.config import PodmanMachineConfig
+from runtimes.engine import Engine, connect, engine_time
 from runtimes.errors import UsageError
 from runtimes.images.catalogue import registry_catalogue, toolchain_images
 from runtimes.images.references import parse_image_reference
 from runtimes.rust_versions import RustVersion
 from runtimes.sandbox import containers_of_builds, remove_container
 from runtimes.toolchains import RECIPES
+from xcargo_web.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +53,16 @@ def register_host(
 
 
 def connect_host(host: EngineHost) -> Engine:
-    """The host's engine: its URL when one is set, else the local engine of its runtime."""
+    """The host's engine: its URL when one is set, else the local engine of its runtime (on
+    macOS the Podman machine, set up first when it is missing or stopped, each step recorded).
+    """
     environ = {"XCARGO_ENGINE_URL": host.engine_url} if host.engine_url else None
-    return connect(host.runtime, environ)  # type: ignore[arg-type]
+    return connect(
+        host.runtime,  # type: ignore[arg-type]
+        environ,
+        machine=PodmanMachineConfig(),
+        on_step=lambda text: machines.record_step(host, text),
+    )
 
 
 def refresh_host(host: EngineHost, engine: Engine | None = None) -> EngineHost:
@@ -72,7 +82,8 @@ def refresh_host(host: EngineHost, engine: Engine | None = None) -> EngineHost:
             doctor=[dataclasses.asdict(check) for check in checks],
         )
         _record_images(host, engine)
-        _record_volumes(host, engine)
+        measured = _record_volumes(host, engine)
+    cache_quotas.enforce_quotas(host, engine, measured)
     host.refresh_from_db()
     return host
 
@@ -96,7 +107,7 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
                 "toolchain": image.toolchain,
                 "rustc_version": image.rustc,
                 "origin": Image.Origin.BOOTSTRAPPED if own else Image.Origin.PULLED,
-                "created": _parse_time(image.created),
+                "created": engine_time(image.created),
             },
         )
         seen.append(image.reference)
@@ -116,7 +127,7 @@ def _record_images(host: EngineHost, engine: Engine) -> None:
                 "toolchain": _channel(remote.rustc),
                 "rustc_version": remote.rustc or remote.note,
                 "origin": Image.Origin.REGISTRY,
-                "created": _parse_time(remote.created),
+                "created": engine_time(remote.created),
             },
         )
         seen.append(remote.reference)
@@ -136,18 +147,23 @@ def _channel(rustc: str) -> str:
 
 
 def measure_volumes(host: EngineHost) -> None:
-    """Record the sizes of the host's volumes: what a build changes, without the rest of a
-    refresh (doctor checks and images, which a build leaves as they were).
+    """Record the sizes of the host's volumes, and hold them to its quota: what a build
+    changes, without the rest of a refresh (doctor checks and images, which a build leaves as
+    they were).
     """
-    _record_volumes(host, connect_host(host))
+    engine = connect_host(host)
+    cache_quotas.enforce_quotas(host, engine, _record_volumes(host, engine))
 
 
-def _record_volumes(host: EngineHost, engine: Engine) -> None:
+def _record_volumes(host: EngineHost, engine: Engine) -> list[caches.VolumeUsage]:
     """Sizes and use of every xcargo volume; which project a volume serves is recorded by the
-    build that used it (`record_build_usage`), since the engine's labels name checkouts.
+    build that used it (`record_build_usage`), since the engine's labels name checkouts, and
+    so are a compiler cache's counts, which this keeps (update_or_create saves its defaults
+    alone). A volume gone from the engine loses its row and its counts.
     """
     names = []
-    for volume in caches.usage(engine):
+    measured = caches.usage(engine)
+    for volume in measured:
         CacheVolume.objects.update_or_create(
             engine_host=host,
             name=volume.name,
@@ -160,25 +176,40 @@ def _record_volumes(host: EngineHost, engine: Engine) -> None:
         )
         names.append(volume.name)
     CacheVolume.objects.filter(engine_host=host).exclude(name__in=names).delete()
+    return measured
 
 
 def record_build_usage(
     host: EngineHost, project: Project, triple: str, result: BuildResult
 ) -> None:
-    """Mark the image and the volumes a build used as used now, and by whom."""
+    """Mark the image and the volumes a build used as used now, and by whom; add what the
+    compiler cache served it to that volume's counts (added in the database, so builds
+    ending together all count; measuring leaves them as they are).
+    """
     now = timezone.now()
     Image.objects.filter(engine_host=host, reference=result.image).update(last_used=now)
     volumes = result.volumes
     if volumes is None or volumes.scratch:
         return
-    for name, kind, target in (
-        (volumes.cargo_home, naming.KIND_CARGO_HOME, ""),
-        (volumes.target, naming.KIND_TARGET, triple),
+    for name, kind in (
+        (volumes.cargo_home, naming.KIND_CARGO_HOME),
+        (volumes.target, naming.KIND_TARGET),
+        (volumes.compiler_cache, naming.KIND_COMPILER_CACHE),
     ):
+        if not name:
+            continue
         defaults: dict[str, object] = {"kind": kind, "last_used": now}
-        if target:
-            defaults.update(project=project, target=target)
+        if kind == naming.KIND_TARGET:
+            defaults.update(project=project, target=triple)
+        elif kind == naming.KIND_COMPILER_CACHE:
+            defaults.update(target=triple)
         CacheVolume.objects.update_or_create(engine_host=host, name=name, defaults=defaults)
+    if (use := result.compiler_cache) is not None:
+        CacheVolume.objects.filter(engine_host=host, name=use.volume).update(
+            compiler_hits=F("compiler_hits") + use.hits,
+            compiler_misses=F("compiler_misses") + use.misses,
+            compiler_builds=F("compiler_builds") + 1,
+        )
 
 
 def _registry(reference: str) -> str:
@@ -186,14 +217,6 @@ def _registry(reference: str) -> str:
         return parse_image_reference(reference).registry
     except UsageError:
         return ""
-
-
-def _parse_time(text: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00")[:32])
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def remove_ended_build_containers(engine: Engine) -> list[int]:
@@ -216,3 +239,16 @@ def remove_ended_build_containers(engine: Engine) -> list[int]:
         for container in leftovers[build_id]:
             remove_container(container)
     return ended
+
+
+MACHINE_TASK = "builds.tasks.set_up_podman_machine"
+
+
+def request_machine_set_up(host: EngineHost) -> None:
+    """Ask the host's worker to set up its Podman machine (on macOS; elsewhere it says there
+    is none), once this transaction commits.
+    """
+    machines.record_step(host, "asked for: waiting for the host's worker")
+    transaction.on_commit(
+        lambda: celery_app.send_task(MACHINE_TASK, args=[host.pk], queue=host.queue, expires=600)
+    )

@@ -137,20 +137,28 @@ def check_build_args(build_args: Mapping[str, str]) -> dict[str, str]:
     return dict(build_args)
 
 
-def check_cargo_arguments(arguments: Sequence[str]) -> list[str]:
-    """Cargo's own arguments, as `xcargo build` takes them after the target: at most
-    MAX_CARGO_ARGS of them, each a line of text, none that would break the sandbox.
+def check_program_arguments(arguments: Sequence[str], field: str) -> list[str]:
+    """Arguments a build passes on (cargo's, the test programs'): at most MAX_CARGO_ARGS of
+    them, each a line of text.
     """
     if len(arguments) > MAX_CARGO_ARGS or any(
         len(argument) > MAX_CARGO_ARG_LENGTH or "\n" in argument or "\x00" in argument
         for argument in arguments
     ):
         raise InvalidInput(
-            f"at most {MAX_CARGO_ARGS} cargo arguments of {MAX_CARGO_ARG_LENGTH} characters, "
+            f"at most {MAX_CARGO_ARGS} arguments of {MAX_CARGO_ARG_LENGTH} characters, "
             "each on one line",
-            field="cargo_args",
+            field=field,
         )
-    return list(checked(check_cargo_args, arguments, "cargo_args"))
+    return list(arguments)
+
+
+def check_cargo_arguments(arguments: Sequence[str]) -> list[str]:
+    """Cargo's own arguments, as `xcargo build` takes them after the target: none that would
+    break the sandbox.
+    """
+    checked_arguments = check_program_arguments(arguments, "cargo_args")
+    return list(checked(check_cargo_args, checked_arguments, "cargo_args"))
 
 
 MAX_CARGO_ARGS = 64

@@ -22,7 +22,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from builds.models import Approval, Artifact, Build, EngineHost
-from builds.selectors import approval_decision, approved_codes, trust_policy
+from builds.selectors import (
+    approval_decision,
+    approved_codes,
+    build_environment,
+    build_warning,
+    trust_policy,
+)
+from builds.services import cache_quotas
 from builds.services.approvals import park_for_approval
 from builds.services.build_log import BuildLog
 from builds.services.builds import end_build, record_phase
@@ -55,7 +62,9 @@ logger = logging.getLogger(__name__)
 
 
 class TargetBusy(Exception):
-    """Another build of the same target runs on this host: try again in a moment."""
+    """Another build of the same target runs on this host: the build stays queued, and is
+    sent again the moment that build leaves its running state.
+    """
 
 
 class Cancelled(Exception):
@@ -89,8 +98,9 @@ class _Workspace:
 
 
 def execute_build(build_id: int) -> EngineHost | None:
-    """Run build `build_id` if it is still queued; raises TargetBusy to be retried later.
-    Returns the host it ran on (whose cache sizes have changed), None if it did not run.
+    """Run build `build_id` if it is still queued; raises TargetBusy while another build of
+    its target runs on its host. Returns the host it ran on (whose cache sizes have changed),
+    None if it did not run.
     """
     build = _claim(build_id)
     if build is None:
@@ -113,6 +123,7 @@ def execute_build(build_id: int) -> EngineHost | None:
             interrupted = None if isinstance(error, Exception) else error
         finally:
             shutil.rmtree(workspace.outputs(build), ignore_errors=True)
+            cache_quotas.release_leases(build)
     # Only now, with the whole log stored, may the build look ended (or parked) to a page.
     if parked is not None:
         park_for_approval(build.pk, parked)
@@ -150,6 +161,8 @@ def _claim(build_id: int) -> Build | None:
 def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
     engine = connect_host(build.engine_host)
     log.write(f"xcargo: build #{build.pk} of {build.target} on {engine.description}")
+    if warning := build_warning(build.engine_host):
+        log.write(f"xcargo: warning: {warning}")
     project, checkout = _source(build, workspace, log)
     config = load_config(project.root)
     lane = target_lane(build, checkout)
@@ -162,9 +175,11 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         project=project,
         triple=build.target.triple,
         config=config,
+        environment=build_environment(build.target, config),
         release=build.release,
         cargo_args=tuple(build.cargo_args),
         command=build.command,
+        program_args=tuple(build.test_args),
         image=build.target.image or None,
         image_named_by="the target's image setting (admin)",
         dockerfile=build.target.dockerfile or None,
@@ -181,6 +196,7 @@ def _run(build: Build, workspace: _Workspace, log: BuildLog) -> BuildResult:
         bootstrap_missing=True,
         target_lane=lane,
         container_labels={"build": str(build.pk)},
+        claim_volumes=lambda names: cache_quotas.take_leases(build.engine_host, build, names),
         limits=Limits(disk=build.target.disk_limit or settings.XCARGO_BUILD_DISK_LIMIT),
         toolchain=build.requested_toolchain or None,
         toolchain_named_by="the build",

@@ -1,15 +1,18 @@
-"""`xcargo.toml`: the `[container]` and `[targets."<triple>".container]` tables, as one typed
-configuration.
+"""The project's configuration, as one typed `XcargoConfig`: `xcargo.toml`'s `[container]` and
+`[targets."<triple>".container]` tables, over cross-rs's configuration (Cross.toml or the file
+CROSS_CONFIG names, Cargo.toml's `metadata.cross`, the CROSS_* variables), so that a cross user
+brings theirs unchanged.
 
-The file is shared with the rest of xcargo, so keys this server does not use are reported as
-warnings instead of failing the build, and keys it accepts but cannot act on yet are reported as
+The files are shared with other tools, so keys this server does not use are reported as
+warnings instead of failing the build, and keys it accepts but cannot act on are reported as
 "unsupported" notices that say what happens instead. Everything that is used is checked strictly
-and located by file, line and key, because the file may come from an untrusted project.
+and located by file, line and key, because the files may come from an untrusted project.
 
 One job per module: `schema` (the typed configuration and its field checks), `loading`
-(reading and validating a file), `diagnostics` (the wording of errors and notices),
-`key_lines` (which line defines a key), `notices` (a located remark). A `Cross.toml` loader is
-one more loader into the same `XcargoConfig`.
+(reading xcargo.toml, and the entry point `load_config`), `cross_sources` (where cross's
+settings come from) and `cross` (them translated into xcargo.toml's shape, checked, merged),
+`files` (reading a file safely), `diagnostics` (the wording of errors and notices),
+`key_lines` (which line defines a key), `notices` (a located remark).
 """
 
 from runtimes.config.loading import (

@@ -18,6 +18,7 @@ from runtimes.config.schema import (
     CacheConfig,
     ContainerConfig,
     Document,
+    EnvConfig,
     PodmanMachineConfig,
     TargetContainerConfig,
     TargetTable,
@@ -31,33 +32,36 @@ _TABLES: dict[tuple[int | str, ...], type[BaseModel]] = {
     ("container",): ContainerConfig,
     ("container", "cache"): CacheConfig,
     ("container", "podman_machine"): PodmanMachineConfig,
+    ("container", "env"): EnvConfig,
     ("targets", "*"): TargetTable,
     ("targets", "*", "container"): TargetContainerConfig,
+    ("targets", "*", "container", "env"): EnvConfig,
 }
 # Tables other parts of xcargo read too: an unknown key there is a feature xcargo-web does not
 # use rather than a typo.
 _SHARED_TABLES = frozenset({(), ("targets", "*")})
 
-_NOT_IMPLEMENTED = {
-    ("container", "podman_machine"): (
-        "Podman machine management is not implemented yet: create and start the machine "
-        "yourself (`podman machine init`, `podman machine start`)"
-    ),
-}
+# Tables accepted but not acted on yet, with what to do instead (none at the moment).
+_NOT_IMPLEMENTED: dict[tuple[str, str], str] = {}
 
 
 def unknown_key_notice(loc: tuple[int | str, ...], file: str, lines: KeyLines) -> ConfigNotice:
     """Warn about a key xcargo-web ignores, suggesting the known key it most looks like."""
     parent, key = _generic(loc[:-1]), str(loc[-1])
     known = list(_TABLES[parent].model_fields)
-    suggestion = difflib.get_close_matches(key, known, n=1)
-    if suggestion:
-        message = f"unknown key (did you mean {suggestion[0]!r}?), ignored"
-    elif parent in _SHARED_TABLES:
+    if parent in _SHARED_TABLES and not difflib.get_close_matches(key, known, n=1):
         message = "not used by xcargo-web, ignored"
     else:
-        message = f"unknown key, ignored (known keys: {', '.join(known)})"
-    return ConfigNotice(file, lines.line_of(loc), _dotted(loc), message)
+        message = unknown_key_message(key, known)
+    return ConfigNotice(file, lines.line_of(loc), dotted(loc), message)
+
+
+def unknown_key_message(key: str, known: list[str]) -> str:
+    """An ignored key, with the known key it most looks like, else the known keys."""
+    suggestion = difflib.get_close_matches(key, known, n=1)
+    if suggestion:
+        return f"unknown key (did you mean {suggestion[0]!r}?), ignored"
+    return f"unknown key, ignored (known keys: {', '.join(known)})"
 
 
 def _generic(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
@@ -72,29 +76,44 @@ def unsupported_notices(
     container = data.get("container", {})
     present = {path: text for path, text in _NOT_IMPLEMENTED.items() if path[1] in container}
     notices = [
-        ConfigNotice(file, lines.line_of(path), _dotted(path), text)
+        ConfigNotice(file, lines.line_of(path), dotted(path), text)
         for path, text in present.items()
     ]
     return tuple(sorted(notices, key=file_order))
 
 
+# A problem in a file, located, and what to do about it.
+Problem = tuple[ConfigNotice, str | None]
+
+
 def config_error(errors: list[ErrorDetails], file: str, lines: KeyLines) -> ConfigError:
     """One ConfigError located at the first problem in the file, listing the others after it."""
-    problems = [_problem(error, file, lines) for error in errors]
-    problems.sort(key=lambda problem: file_order(problem[0]))
+    return located_error([_problem(error, file, lines) for error in errors])
+
+
+def located_error(problems: list[Problem]) -> ConfigError:
+    """One ConfigError located at the first of the problems of a file, listing the others."""
+    problems = sorted(problems, key=lambda problem: file_order(problem[0]))
     first, hint = problems[0]
     message = "\n".join([first.message, *(str(notice) for notice, _ in problems[1:])])
-    return ConfigError(message, file=file, line=first.line, key=first.key, hint=hint)
+    return ConfigError(message, file=first.file, line=first.line, key=first.key, hint=hint)
 
 
-def _problem(error: ErrorDetails, file: str, lines: KeyLines) -> tuple[ConfigNotice, str | None]:
-    """Locate one pydantic error; "[key]" marks a bad dict key, which is located like its value."""
-    loc = tuple(part for part in error["loc"] if part != "[key]")
-    hint = error.get("ctx", {}).get("hint") if error["type"] == "xcargo" else None
-    return ConfigNotice(file, lines.line_of(loc), _dotted(loc), _human(error)), hint
+def error_location(error: ErrorDetails) -> tuple[int | str, ...]:
+    """Where pydantic found a problem; "[key]" marks a bad dict key, located like its value."""
+    return tuple(part for part in error["loc"] if part != "[key]")
 
 
-def _human(error: ErrorDetails) -> str:
+def error_hint(error: ErrorDetails) -> str | None:
+    return error.get("ctx", {}).get("hint") if error["type"] == "xcargo" else None
+
+
+def _problem(error: ErrorDetails, file: str, lines: KeyLines) -> Problem:
+    loc = error_location(error)
+    return ConfigNotice(file, lines.line_of(loc), dotted(loc), error_text(error)), error_hint(error)
+
+
+def error_text(error: ErrorDetails) -> str:
     """Say what pydantic found wrong in TOML terms ("true or false", "a table")."""
     kind, ctx, got = error["type"], error.get("ctx", {}), shown(error["input"])
     if kind == "xcargo":
@@ -116,7 +135,7 @@ def _human(error: ErrorDetails) -> str:
     return f"expected {expected}, got {got}" if expected else error["msg"]
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
+def dotted(loc: tuple[int | str, ...]) -> str:
     """Write a key path as TOML would, quoting parts that are not bare keys: a."b.c".d[0]."""
     text = ""
     for part in loc:

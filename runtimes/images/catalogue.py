@@ -42,6 +42,13 @@ class ToolchainImage:
     created: str
     source: str
 
+    @property
+    def nameless(self) -> bool:
+        """Left without a name when an image of its name was made again (shown by its id):
+        nothing a build could name, and what `xcargo images prune` removes.
+        """
+        return self.reference == naming.image_key(self.image_id)
+
 
 def toolchain_images(engine: Engine) -> list[ToolchainImage]:
     """Every image labelled as an xcargo toolchain, once per name it has (made here, or pulled
@@ -101,7 +108,7 @@ def engine_catalogue(engine: Engine, policy: TrustPolicy) -> list[CatalogueImage
             present=True,
         )
         for image in toolchain_images(engine)
-        if _trusted_name(image.reference, policy)
+        if not image.nameless and _trusted_name(image.reference, policy)
     ]
 
 
@@ -109,7 +116,7 @@ def _trusted_name(reference: str, policy: TrustPolicy) -> bool:
     try:
         return policy.trusts(parse_image_reference(reference))
     except UsageError:
-        return False  # an id shown for an untagged image: no name to build with
+        return False
 
 
 Warn = Callable[[str], None]

@@ -71,13 +71,12 @@ def choose_image(
     if named:
         return ImageChoice(named, NAMED, f"named by {named_by or 'the build'}")
     if target.image is not None and not dockerfile:
-        return ImageChoice(
-            target.image.canonical, CONFIG, f'xcargo.toml: [targets."{triple}".container] image'
-        )
+        return ImageChoice(target.image.canonical, CONFIG, config.where(triple, "image"))
     custom = find_dockerfile(
         project_root,
         triple,
         configured=target.dockerfile,
+        configured_by=config.where(triple, "dockerfile"),
         context=target.context,
         build_args={**target.build_args, **(build_args or {})},
         named=dockerfile,

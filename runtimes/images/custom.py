@@ -140,20 +140,22 @@ def find_dockerfile(
     triple: str,
     *,
     configured: Path | None,
+    configured_by: str = "",
     context: Path | None,
     build_args: Mapping[str, str],
     named: str | None = None,
     named_by: str = "--dockerfile",
 ) -> CustomDockerfile | None:
-    """The target's Dockerfile: one named with the build, else the one xcargo.toml sets
-    for the target, else `xcargo.dockerfile` in the project root; None when there is none.
-    The context is the project root unless xcargo.toml sets one.
+    """The target's Dockerfile: one named with the build, else the one the configuration sets
+    for the target (`configured_by` says where), else `xcargo.dockerfile` in the project root;
+    None when there is none. The context is the project root unless the configuration sets one.
     """
     root = root.resolve()
     if named:
         path, by = path_inside(root, named, "the Dockerfile"), f"{named_by} {named}"
     elif configured is not None:
-        path, by = configured, f'xcargo.toml: [targets."{triple}".container] dockerfile'
+        path = configured
+        by = configured_by or f'xcargo.toml: [targets."{triple}".container] dockerfile'
     elif (root / PROJECT_DOCKERFILE).is_file():
         path = path_inside(root, PROJECT_DOCKERFILE, "the Dockerfile")
         by = f"{PROJECT_DOCKERFILE} in the project root"

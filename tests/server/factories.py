@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.core.files.base import ContentFile
 
 from builds.models import Artifact, Build, LogChunk
 from builds.services.build_log import CHUNK_LINES
+from runtimes import artifacts
+from runtimes.build_values import BuildResult
 
 AARCH64 = "aarch64-unknown-linux-gnu"
 
@@ -41,3 +44,25 @@ def add_artifact(
     )
     artifact.file.save(name, ContentFile(content), save=True)
     return artifact
+
+
+def result_of(*made: artifacts.Artifact, **fields: Any) -> BuildResult:
+    """A result of a build that ran to its end, as run_build returns it."""
+    values: dict[str, Any] = dict(
+        triple=AARCH64,
+        image=f"localhost/xcargo/toolchain:{AARCH64}",
+        image_source="toolchain",
+        image_reason="the toolchain image",
+        image_id="sha256:" + "a" * 64,
+        image_digest="",
+        rustc_version="rustc 1.85.0",
+        toolchain="1.85",
+        toolchain_reason="the newest",
+        strategy="zig",
+        strategy_reason="zig links for the floor",
+        volumes=None,
+        exit_code=0,
+        phases={"build": 12.0, "collect": 0.1, "smoke": 0.5},
+        artifacts=list(made),
+    )
+    return BuildResult(**{**values, **fields})

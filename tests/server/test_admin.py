@@ -492,6 +492,8 @@ def project_form(**fields: str) -> dict[str, str]:
         "targets-INITIAL_FORMS": "0",
         "targets-MIN_NUM_FORMS": "0",
         "targets-MAX_NUM_FORMS": "1000",
+        "variables-TOTAL_FORMS": "0",
+        "variables-INITIAL_FORMS": "0",
         "targets-0-triple": AARCH64,
         "targets-0-image": "",
         "targets-0-enabled": "on",

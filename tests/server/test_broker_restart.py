@@ -97,7 +97,11 @@ def test_builds_accepted_before_redis_restarts_without_saving_all_end(
     with broker_at(private_redis.url):
         worker.start()
         try:
-            ids = [trigger(api_client, project.slug)["id"] for _ in range(3)]
+            # Three builds that differ (cargo's job count), so that none joins another.
+            ids = [
+                trigger(api_client, project.slug, cargo_args=["--jobs", str(jobs)])["id"]
+                for jobs in (1, 2, 3)
+            ]
             _until(lambda: Build.objects.filter(pk__in=ids, state="building").exists(), 120)
             queued = Build.objects.filter(pk__in=ids, state="queued").count()
             assert queued == 2, worker.log_tail()

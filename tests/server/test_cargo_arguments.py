@@ -53,7 +53,7 @@ def test_a_trigger_adds_its_cargo_arguments_after_the_targets(
         (["--target-dir", "/tmp/x"], "cargo's --target-dir is not passed through"),
         (["--config", "/root/.cargo/config.toml"], "a config file is not passed through"),
         (["--features", "a\nb"], "each on one line"),
-        (["-j"] * 65, "at most 64 cargo arguments"),
+        (["-j"] * 65, "at most 64 arguments"),
     ],
 )
 def test_a_trigger_with_arguments_that_would_break_the_sandbox_is_refused(
@@ -145,6 +145,8 @@ def test_a_test_run_shows_its_results_and_the_failing_tests(
         project.slug,
         command="test",
         cargo_args=["-p", "greeter", "--features", "failing"],
+        # For the test programs, as after `cargo test --`: only the tests this filter names.
+        test_args=["fails_on"],
     )
     failed = wait_for(api_client, failing["id"], until=finished)
 
@@ -161,6 +163,8 @@ def test_a_test_run_shows_its_results_and_the_failing_tests(
     assert failed["state"] == "finished" and failed["success"] is False
     assert failed["error_kind"] == "tests"
     assert failed["tests"]["failures"] == ["greeter: tests::fails_on_purpose"]
+    assert failed["test_args"] == ["fails_on"]
+    assert (failed["tests"]["passed"], failed["tests"]["failed"]) == (0, 1)
     lines = api_client.get(f"/api/builds/{failing['id']}/log?limit=5000").json()["lines"]
     assert "test tests::fails_on_purpose ... FAILED" in lines
     assert any("this test fails on purpose" in line for line in lines), "the failing output"
@@ -169,6 +173,18 @@ def test_a_test_run_shows_its_results_and_the_failing_tests(
     page = client.get(f"/builds/{failing['id']}/").content.decode()
     assert "test run" in page and "1 failed" in page
     assert "failed: greeter: tests::fails_on_purpose" in page
+
+
+def test_test_arguments_are_for_a_test_run(api_client, hello_project):
+    register_host(name="local", engine_url="unix:///var/run/docker.sock", runtime="docker")
+    response = api_client.post(
+        "/api/builds",
+        {"project": hello_project.slug, "target": AARCH64, "test_args": ["--ignored"]},
+        "application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "test arguments are for a test run" in response.json()["detail"]
+    assert not Build.objects.exists()
 
 
 def test_a_build_is_a_build_or_a_test_run(api_client, hello_project):

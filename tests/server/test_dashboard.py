@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from builds import views
+from builds import selectors, views
 from builds.models import (
     ApiToken,
     Build,
@@ -134,8 +134,11 @@ PAGES = [
     ("build-log-lines", {"build_id": 1}, "get"),
     ("artifact-download", {"build_id": 1, "artifact_id": 1}, "get"),
     ("caches", {}, "get"),
+    ("clean-caches", {}, "post"),
     ("images", {}, "get"),
     ("engines", {}, "get"),
+    ("set-up-machine", {"host_id": 1}, "post"),
+    ("machine-steps", {"host_id": 1}, "get"),
     ("token", {}, "get"),
     ("token-new", {}, "post"),
     ("token-revoke", {}, "post"),
@@ -331,22 +334,29 @@ def test_the_caches_page_lists_volumes_totals_and_warns_above_5_gb(signed_in, pr
     assert "xcargo-target-hello" in page
     assert "3.0 GB" in page and "2.5 GB" in page
     assert re.search(r'id="cache-total"[^>]*>5\.5 GB<', page)
-    assert "caches use 5.5 GB, over 5.0 GB" in page
-    assert "xcargo cache clean" not in page
+    assert (
+        "caches of engine host local use 5.5 GB, over the warning size of 5.0 GB "
+        "(the default quota)"
+    ) in page
+    assert "over the limit" not in page
 
     CacheVolume.objects.filter(name="xcargo-cargo-home-1").update(size=8_000_000_000)
     page = text(signed_in.get(reverse("caches")))
-    assert "caches use 11.0 GB, over 10.0 GB" in page
-    assert "xcargo cache clean --containers" in page
+    assert (
+        "caches of engine host local use 11.0 GB, over the limit of 10.0 GB (the default "
+        "quota): least-recently-used volumes are removed"
+    ) in page
 
 
 def test_a_global_cache_quota_sets_the_caches_pages_thresholds(signed_in, project, host):
     CacheVolume.objects.create(engine_host=host, name="xcargo-v", kind="target", size=5 * 10**9)
     CacheQuota.objects.create(warn_bytes=2 * 10**9, max_bytes=4 * 10**9)
     page = text(signed_in.get(reverse("caches")))
-    assert "warn at 2.0 GB, clean at 4.0 GB" in page
-    assert "caches use 5.0 GB, over 4.0 GB" in page
-    assert "xcargo cache clean --containers" in page
+    assert re.search(r"<td>local</td><td[^>]*>5\.0 GB</td><td[^>]*>2\.0 GB</td>", page)
+    assert "over the limit of 4.0 GB (the global quota)" in page
+    CacheQuota.objects.create(engine_host=host, warn_bytes=6 * 10**9, max_bytes=8 * 10**9)
+    page = text(signed_in.get(reverse("caches")))
+    assert "over the" not in page, "the host's own quota wins over the global one"
 
 
 def test_the_caches_page_without_volumes(signed_in, db):
@@ -383,8 +393,10 @@ def test_the_images_page_says_which_targets_cannot_be_had_here_and_why(signed_in
 def test_the_engines_page_shows_facts_running_builds_and_doctor_checks(signed_in, target, host):
     make_build(target, host, state=Build.State.BUILDING)
     make_build(target, host, state=Build.State.QUEUED)
+    EngineHost.objects.create(name="idle", queue="xcargo.builds.idle", max_concurrent_builds=3)
     page = text(signed_in.get(reverse("engines")))
     assert "xcargo.builds.dashboard-test" in page
+    assert "0 running of at most 3" in page, "a host with no build running counts none"
     assert "docker 26.1.5" in page
     assert "systemd, v2" in page
     assert "1 running of at most 2" in page
@@ -622,6 +634,22 @@ def test_the_live_part_is_small_and_carries_no_log(signed_in, target, host):
     assert len(part.encode()) < 6000
 
 
+def test_log_lines_reach_the_page_and_the_poll_escaped_each_ending_a_line(signed_in, target, host):
+    build = make_build(target, host, state=Build.State.BUILDING)
+    lines = ["<script>alert(1)</script>", "a & b", "", "   Compiling crate v1.0.0"]
+    add_log(build, lines)
+
+    page = text(signed_in.get(build.get_absolute_url()))
+    poll = text(_log_poll(signed_in, build, 0))
+
+    for answer in (page, poll):
+        assert "<script>alert" not in answer
+        escaped = "&lt;script&gt;alert(1)&lt;/script&gt;\na &amp; b\n\n   Compiling crate v1.0.0\n<"
+        assert escaped in answer
+    assert log_lines_on_page(signed_in.get(build.get_absolute_url())) == lines
+    assert _appended(_log_poll(signed_in, build, 0)) == lines
+
+
 def test_the_log_poll_sends_only_the_lines_after_the_last_one_the_page_has(
     signed_in, target, host, media
 ):
@@ -777,7 +805,10 @@ def listed(response: Any) -> set[int]:
         ({"state": "failed"}, {"grace-aarch64-failed"}),
         ({"user": "grace"}, {"grace-aarch64-failed", "grace-other-building"}),
         ({"project": "hello-cross", "user": "ada", "state": "queued"}, {"ada-x86-queued"}),
+        ({"project": "hello-cross", "state": "failed"}, {"grace-aarch64-failed"}),
         ({"project": "nope"}, set()),
+        ({"user": "nobody"}, set()),
+        ({"target": "riscv64gc-unknown-linux-gnu"}, set()),
     ],
 )  # fmt: skip
 def test_the_build_list_filters(signed_in, mixed_builds, query, expected):
@@ -812,6 +843,62 @@ def test_the_build_list_makes_the_same_few_queries_for_10_000_builds(signed_in, 
         assert len(listed(signed_in.get(reverse("build-list"), {"page": 200}))) == 50
     assert len(first) == len(last) <= 6, [query["sql"] for query in last.captured_queries]
     assert "Page 200 of 200" in text(signed_in.get(reverse("build-list"), {"page": 999}))
+
+
+def test_a_row_of_the_build_list_says_what_the_build_is(signed_in, target, host):
+    build = make_build(
+        target,
+        host,
+        state=Build.State.FINISHED,
+        success=False,
+        error_kind=Build.ErrorKind.TESTS,
+        started_at=timezone.now() - timezone.timedelta(seconds=42.25),
+    )
+    created = timezone.make_aware(timezone.datetime(2026, 1, 2, 3, 4, 5, 678000))
+    Build.objects.filter(pk=build.pk).update(
+        created_at=created, finished_at=build.started_at + timezone.timedelta(seconds=42.25)
+    )
+    page = text(signed_in.get(reverse("build-list")))
+    row = re.search(rf'<tr>\s*<td><a href="/builds/{build.pk}/">.*?</tr>', page, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells == [
+        f'<a href="/builds/{build.pk}/">#{build.pk}</a>',
+        f'<a href="/projects/{target.project.slug}/">{target.project.name}</a>',
+        AARCH64,
+        '<span class="state state-finished unsuccessful">finished: tests failed</span>',
+        "—",
+        '<time datetime="2026-01-02T03:04:05.678000+00:00">2026-01-02 03:04:05</time>',
+        "42.3 s",
+    ]
+
+
+def test_a_page_of_builds_is_read_by_the_ids_a_first_read_finds(target, host, user):
+    """Two reads give what a slice of the filtered builds gives, in its order (ties of
+    creation time included): the filtered, sliced ids, then the rows of those ids, given as a
+    list (as a subquery, PostgreSQL's planner joined every build first); no ids, no second
+    read."""
+    Build.objects.bulk_create(
+        Build(project=target.project, target=target, engine_host=host, triggered_by=user)
+        for _ in range(30)
+    )
+    tied = Build.objects.order_by("pk").values_list("pk", flat=True)[10:20]
+    Build.objects.filter(pk__in=list(tied)).update(created_at=timezone.now())
+    builds = selectors.recent_builds(project=target.project.slug, triggered_by=user.username)
+    pages = selectors.IdsFirst(builds)
+    assert pages.count() == 30
+    for window in (slice(0, 7), slice(7, 19), slice(25, 40), slice(40, 50)):
+        with CaptureQueriesContext(connection) as reads:
+            rows = pages[window]
+        expected = list(builds.values_list("pk", flat=True)[window])
+        assert [build.pk for build in rows] == expected
+        [ids, *rest] = reads.captured_queries
+        assert ids["sql"].startswith('SELECT "builds_build"."id" AS "pk" FROM "builds_build" WHERE')
+        if not expected:
+            assert rest == []
+            continue
+        [read] = rest
+        where = read["sql"].partition(" WHERE ")[2]
+        assert where.startswith(f'"builds_build"."id" IN ({expected[0]}, '), where
 
 
 @pytest.mark.parametrize(

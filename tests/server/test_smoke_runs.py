@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,10 +20,9 @@ from builds.services.build_log import BuildLog
 from builds.services.builds import end_build
 from builds.services.runner import _ending_of_result, _store_artifacts
 from runtimes import artifacts, smoke, vocabulary
-from runtimes.build_values import BuildResult
 from runtimes.smoke import SmokeRun
 from tests.server.conftest import AARCH64
-from tests.server.factories import add_artifact
+from tests.server.factories import add_artifact, result_of
 
 PASSED_RUN = SmokeRun(
     state=smoke.PASSED,
@@ -39,7 +38,7 @@ FAILED_RUN = SmokeRun(
 )
 REQUIRED_FAILURE = (
     "the smoke-run of hello-cross failed (wrong architecture: an x86-64 program, not "
-    "AArch64), and xcargo.toml's [container] smoke requires it to pass; the artifact is kept "
+    "AArch64), and xcargo.toml: [container] smoke requires it to pass; the artifact is kept "
     "for a look"
 )
 
@@ -69,28 +68,6 @@ def running(target: Target, host: EngineHost) -> Build:
     return Build.objects.create(
         project=target.project, target=target, engine_host=host, state=Build.State.SMOKE_RUNNING
     )
-
-
-def result_of(*made: artifacts.Artifact, **fields: Any) -> BuildResult:
-    """A result of a build that ran to its end, as run_build returns it."""
-    values: dict[str, Any] = dict(
-        triple=AARCH64,
-        image=f"localhost/xcargo/toolchain:{AARCH64}",
-        image_source="toolchain",
-        image_reason="the toolchain image",
-        image_id="sha256:" + "a" * 64,
-        image_digest="",
-        rustc_version="rustc 1.85.0",
-        toolchain="1.85",
-        toolchain_reason="the newest",
-        strategy="zig",
-        strategy_reason="zig links for the floor",
-        volumes=None,
-        exit_code=0,
-        phases={"build": 12.0, "collect": 0.1, "smoke": 0.5},
-        artifacts=list(made),
-    )
-    return BuildResult(**{**values, **fields})
 
 
 def made_artifact(outputs: Path, smoke_run: SmokeRun | None) -> artifacts.Artifact:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import bashlex
+from typing import TYPE_CHECKING
 
 from runtimes.images.review.shell_model import MAX_NESTING, Command, Pipeline, Script
 from runtimes.images.review.shell_scanner import Scanner
+
+if TYPE_CHECKING:
+    import bashlex
 
 # bashlex takes some 10 µs a character: it reads scripts up to this long, and this much in all
 # per review; the scanner reads the rest, in linear time but not for free, so a review reads
@@ -52,6 +54,10 @@ class ShellReader:
         cost = len(text) + _BASHLEX_CALL_COST
         if len(text) <= _BASHLEX_MAX and cost <= self.bashlex_left:
             self.bashlex_left -= cost
+            # Imported on a review's first command: loading bashlex's grammar takes about a
+            # second, which every `xcargo` run and worker start would pay otherwise.
+            import bashlex
+
             try:
                 return _BashlexReader(text).read(bashlex.parse(text), 0)
             except Exception:  # bashlex is a partial grammar that fails in many ways
