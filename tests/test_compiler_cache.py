@@ -85,7 +85,7 @@ def test_a_project_can_turn_the_compiler_cache_off(docker_toolchains, copy_fixtu
     engine = docker_toolchains
     # At the image's glibc: without the compiler cache, zig would compile its stubs here.
     config = '[container]\nglibc = "2.41"\n\n[container.cache]\ncompiler_cache = false\n'
-    project = copy_fixture("hello-cross", engine, xcargo_toml=config)
+    project = copy_fixture("hello-tiny", engine, xcargo_toml=config)
 
     result = build(engine, project, AARCH64, tmp_path / "state")
 

@@ -262,7 +262,7 @@ def test_a_worker_without_the_toolchain_image_pulls_it_from_the_team_registry(
 ):
     engine = without_own_toolchain
     project = copy_fixture(
-        "hello-cross",
+        "hello-tiny",
         engine,
         xcargo_toml=f'[container]\nimage_registry = ["{registries.public}"]\n',
     )
@@ -299,7 +299,7 @@ def test_the_cli_pulls_an_untrusted_image_only_with_the_approval_typed(
     docker_toolchains, registries, pushed_toolchain, copy_fixture, tmp_path
 ):
     engine = docker_toolchains
-    project = copy_fixture("hello-cross", engine)
+    project = copy_fixture("hello-tiny", engine)
     named = f"{registries.public}/team/rust:1"
     command = [XCARGO, "build", "--target", AARCH64, "--container-image", named]
     try:
