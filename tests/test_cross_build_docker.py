@@ -238,7 +238,7 @@ def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_pa
 
     def run() -> None:
         try:
-            build(engine, project, X86_64, tmp_path / "state", timeout=40)
+            build(engine, project, X86_64, tmp_path / "state", timeout=20)
         except BuildStopped as error:
             outcome.append(error)
 
@@ -308,7 +308,7 @@ def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, 
         *custom.rsplit(":", 1)
     )
     toml = f'[targets."{AARCH64}".container]\nimage = "{custom}"\n'
-    project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
+    project = copy_fixture("hello-tiny", engine, xcargo_toml=toml)
     try:
         result = build(engine, project, AARCH64, tmp_path / "state")
     finally:
