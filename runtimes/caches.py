@@ -25,7 +25,7 @@ from docker.types import Mount
 
 from runtimes import compiler_cache, naming
 from runtimes.config import CacheConfig
-from runtimes.engine import Engine, engine_time
+from runtimes.engine import Engine, containers_attrs, engine_time
 from runtimes.sandbox import (
     CARGO_HOME_DIR,
     COMPILER_CACHE_DIR,
@@ -395,8 +395,8 @@ def _exists(engine: Engine, name: str) -> bool:
 
 def _volumes_in_use(engine: Engine) -> set[str]:
     names: set[str] = set()
-    for container in engine.client.containers.list(all=True):
-        for mount in container.attrs.get("Mounts") or []:
+    for attrs in containers_attrs(engine):
+        for mount in attrs.get("Mounts") or []:
             if mount.get("Type") == "volume" and mount.get("Name"):
                 names.add(mount["Name"])
     return names

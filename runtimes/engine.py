@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 
 from runtimes import podman_machine
 from runtimes.errors import EngineUnavailable, UsageError
@@ -229,3 +229,17 @@ def engine_time(text: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def containers_attrs(engine: Engine) -> list[dict]:
+    """What the engine says of each of its containers (inspected, as `containers.list` gives
+    them), skipping one removed between the listing and its inspection: build phases come and
+    go all the time, and a container that is gone uses no volume and no image any more.
+    """
+    found = []
+    for summary in engine.client.api.containers(all=True, quiet=True):
+        try:
+            found.append(engine.client.api.inspect_container(summary["Id"]))
+        except NotFound:
+            continue
+    return found

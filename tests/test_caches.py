@@ -12,7 +12,7 @@ import pytest
 from runtimes import caches, naming, volume_uses
 from runtimes.config import CacheConfig
 from runtimes.durations import parse_age
-from runtimes.engine import Engine
+from runtimes.engine import Engine, containers_attrs
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.support import AARCH64
 
@@ -187,3 +187,26 @@ def test_clean_older_than_takes_the_volumes_no_build_used_for_that_long(
     assert [volume.name for volume in report.removed] == [stale.target]
     assert fresh.target in rows and stale.target not in rows
     assert rows[fresh.target].toolchain != ""
+
+
+def test_a_container_removed_between_the_listing_and_its_inspection_is_skipped(
+    docker_toolchains, monkeypatch
+):
+    """Build phases come and go while a worker reads which volumes are in use (an eviction
+    during a build): one gone meanwhile uses nothing, and the reading goes on.
+    """
+    engine = docker_toolchains
+    doomed = engine.client.containers.create("localhost/xcargo/debian:trixie", ["true"])
+    inspect = engine.client.api.inspect_container
+
+    def removed_just_before(container_id: str) -> dict:
+        if container_id == doomed.id:
+            doomed.remove(force=True)
+        return inspect(container_id)
+
+    monkeypatch.setattr(engine.client.api, "inspect_container", removed_just_before)
+
+    seen = {attrs["Id"] for attrs in containers_attrs(engine)}
+
+    assert doomed.id not in seen
+    assert not engine.client.containers.list(all=True, filters={"id": doomed.id})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from docker.errors import APIError, NotFound
 
 from runtimes import naming
-from runtimes.engine import Engine, engine_time
+from runtimes.engine import Engine, containers_attrs, engine_time
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def old_images(
     engine: Engine, *, offered: tuple[str, ...], custom_older_than: float | None = None
 ) -> list[OldImage]:
     """The xcargo images no build needs, with why; none that a container uses."""
-    used = {container.attrs.get("Image") for container in engine.client.containers.list(all=True)}
+    used = {attrs.get("Image") for attrs in containers_attrs(engine)}
     now = time.time()
     found = []
     for image in engine.client.images.list(filters={"label": f"{naming.LABEL_MANAGED}=true"}):
