@@ -5,6 +5,7 @@ real Redis runs it in a real container, the artifact downloads with its sha256 a
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import time
 import uuid
@@ -60,6 +61,36 @@ def trigger(client: Client, project: str, target: str = AARCH64, **extra: object
     )
     assert response.status_code == 202, response.content
     return response.json()
+
+
+def everything_shown_of(
+    api_client: Client,
+    user: Any,
+    worker: WorkerProcess,
+    body: dict,
+    lines: list[str],
+    *,
+    api: tuple[str, ...] = (),
+    pages: tuple[str, ...] = (),
+) -> list[str]:
+    """Every text a build ended as `body` with log `lines` reaches: its log, its API answers and
+    the build list's, its page and log download as staff see them, the worker's log, and the
+    further API answers and pages named; for a test that a secret shows in none of them.
+    """
+    user.is_staff = user.is_superuser = True
+    user.save()
+    browser = Client()
+    browser.force_login(user)
+    page = f"/builds/{body['id']}/"
+    return [
+        "\n".join(lines),
+        json.dumps(body),
+        *(json.dumps(api_client.get(path).json()) for path in ("/api/builds", *api)),
+        browser.get(page).content.decode(),
+        b"".join(browser.get(f"{page}log.txt").streaming_content).decode(),
+        *(browser.get(path).content.decode() for path in pages),
+        worker.log_tail(),
+    ]
 
 
 def test_api_build_runs_on_the_worker_and_its_artifact_downloads_and_runs(

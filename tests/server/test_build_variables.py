@@ -20,7 +20,7 @@ from runtimes.build_env import MASK
 from runtimes.config import XcargoConfig, load_config
 from tests.conftest import FIXTURES
 from tests.server.conftest import AARCH64, WorkerProcess
-from tests.server.test_build_queue import finished, trigger, wait_for
+from tests.server.test_build_queue import everything_shown_of, finished, trigger, wait_for
 
 SECRET = "tok-3f9a1c77e2b54d08"
 
@@ -160,19 +160,16 @@ def test_a_secret_the_build_prints_is_masked_and_shown_nowhere(
     assert "xcargo: environment: DEPLOY_TOKEN (secret), GREETING" in lines
     assert any(f"DEPLOY_TOKEN={MASK}" in line for line in lines), lines
     assert any("GREETING=hello from xcargo.toml" in line for line in lines), lines
-    user.is_staff = user.is_superuser = True
-    user.save()
-    browser = Client()
-    browser.force_login(user)
-    shown = [
-        "\n".join(lines),
-        json.dumps(body),
-        json.dumps(api_client.get("/api/builds").json()),
-        json.dumps(api_client.get("/api/projects").json()),
-        browser.get(f"/builds/{queued['id']}/").content.decode(),
-        b"".join(browser.get(f"/builds/{queued['id']}/log.txt").streaming_content).decode(),
-        browser.get(prints_env.get_absolute_url()).content.decode(),
-        browser.get(reverse("admin:builds_project_change", args=[prints_env.pk])).content.decode(),
-        celery_worker.log_tail(),
-    ]
+    shown = everything_shown_of(
+        api_client,
+        user,
+        celery_worker,
+        body,
+        lines,
+        api=("/api/projects",),
+        pages=(
+            prints_env.get_absolute_url(),
+            reverse("admin:builds_project_change", args=[prints_env.pk]),
+        ),
+    )
     assert not [text[:200] for text in shown if SECRET in text]

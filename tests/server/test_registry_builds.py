@@ -5,15 +5,12 @@ The real worker runs the build; the registry is Debian's docker-registry over TL
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from django.test import Client
 
 from builds.models import Target, TrustedRegistry
 from tests.conftest import registry_toolchain
 from tests.server.conftest import WorkerProcess
-from tests.server.test_build_queue import finished, trigger, wait_for
+from tests.server.test_build_queue import everything_shown_of, finished, trigger, wait_for
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -45,23 +42,19 @@ def test_a_private_registrys_image_is_pulled_with_its_login_and_nothing_shows_th
         )
         lines = api_client.get(f"/api/builds/{queued['id']}/log?limit=5000").json()["lines"]
         assert f"xcargo: pulling {named} ({registries.private}: if-not-present)" in lines
-        user.is_staff = user.is_superuser = True
-        user.save()
-        browser = Client()
-        browser.force_login(user)
-        shown = [
-            "\n".join(lines),
-            json.dumps(body),
-            json.dumps(api_client.get("/api/builds").json()),
-            json.dumps(api_client.get("/api/images").json()),
-            browser.get(f"/builds/{queued['id']}/").content.decode(),
-            b"".join(browser.get(f"/builds/{queued['id']}/log.txt").streaming_content).decode(),
-            browser.get("/admin/builds/trustedregistry/").content.decode(),
-            browser.get(
-                f"/admin/builds/trustedregistry/{TrustedRegistry.objects.get(host=registries.private).pk}/change/"
-            ).content.decode(),
-            celery_worker.log_tail(),
-        ]
+        private = TrustedRegistry.objects.get(host=registries.private)
+        shown = everything_shown_of(
+            api_client,
+            user,
+            celery_worker,
+            body,
+            lines,
+            api=("/api/images",),
+            pages=(
+                "/admin/builds/trustedregistry/",
+                f"/admin/builds/trustedregistry/{private.pk}/change/",
+            ),
+        )
         assert not [text[:200] for text in shown if password in text]
     finally:
         docker_engine.client.images.remove(named, force=True)
