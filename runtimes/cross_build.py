@@ -24,6 +24,7 @@ from runtimes import (
     fetch_stamps,
     naming,
     smoke_memo,
+    target_sweep,
     unchanged_builds,
     vocabulary,
     volume_uses,
@@ -586,6 +587,9 @@ class _Run:
             if line.startswith(compiler_cache.STATS_PREFIX):
                 self._note_compiler_cache(line)
                 return
+            if line.startswith(target_sweep.SWEEP_PREFIX):
+                self._note_sweep(line)
+                return
             message = parse_message(line)
             if message is not None:
                 if message.get("reason") == "compiler-artifact":
@@ -595,6 +599,8 @@ class _Run:
             self.on_line(line)
 
         mounts = [self._source_mount(), *self.result.volumes.build_mounts()]
+        if not self.result.volumes.scratch:
+            command = target_sweep.with_sweep(command, unused_days=self._unused_days())
         if self.result.volumes.compiler_cache:
             command = compiler_cache.with_stats(command)
         spec = self._spec(
@@ -703,6 +709,14 @@ class _Run:
         if use is not None:
             self.result.compiler_cache = use
             self.on_line(f"xcargo: {use.summary()}")
+
+    def _unused_days(self) -> int:
+        return self.request.config.container.cache.target_unused_days
+
+    def _note_sweep(self, line: str) -> None:
+        sweep = target_sweep.parse_sweep(line, unused_days=self._unused_days())
+        if sweep is not None and sweep.units:
+            self.on_line(f"xcargo: {sweep.summary()}")
 
     def _cargo_command(self) -> list[str]:
         """`cargo build --target T`, or with zig `cargo zigbuild --target T.<floor>` (no floor

@@ -337,6 +337,32 @@ def test_out_of_range_machine_sizes(project: Path, key: str, value: int, expecte
     assert expected in err.message
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "must be at least 1, got 0"),
+        ("3651", "must be at most 3650, got 3651"),
+        ('"2w"', "expected a whole number, got '2w'"),
+    ],
+)
+def test_target_unused_days_out_of_range_or_not_a_number(
+    project: Path, value: str, expected: str
+) -> None:
+    err = toml_error(project, f"[container.cache]\ntarget_unused_days = {value}\n")
+    assert (err.line, err.key) == (2, "container.cache.target_unused_days")
+    assert expected in err.message
+
+
+def test_target_unused_days_defaults_to_two_weeks(project: Path) -> None:
+    assert load_toml(project, "").container.cache.target_unused_days == 14
+    assert (
+        load_toml(
+            project, "[container.cache]\ntarget_unused_days = 1\n"
+        ).container.cache.target_unused_days
+        == 1
+    )
+
+
 @pytest.mark.parametrize(("key", "value"), [("cpus", 256), ("memory", 512), ("disk_size", 5)])
 def test_machine_size_limits_are_inclusive(project: Path, key: str, value: int) -> None:
     machine = load_toml(project, f"[container.podman_machine]\n{key} = {value}\n")
@@ -686,7 +712,8 @@ def test_unknown_key_value_is_not_validated(project: Path) -> None:
 def test_unknown_key_without_a_close_match_lists_the_known_keys(project: Path) -> None:
     config = load_toml(project, "[container.cache]\nzzz = 1\n")
     assert config.warnings[0].message == (
-        "unknown key, ignored (known keys: enabled, compiler_cache, registry_path, git_path)"
+        "unknown key, ignored (known keys: enabled, compiler_cache, target_unused_days, "
+        "registry_path, git_path)"
     )
 
 

@@ -244,12 +244,14 @@ class _Frozen(BaseModel):
 
 
 class CacheConfig(_Frozen):
-    """`[container.cache]`: whether builds keep caches, the shared compiler cache, and host
-    directories kept between builds for Cargo's downloads.
+    """`[container.cache]`: whether builds keep caches, the shared compiler cache, how long a
+    target cache keeps what no build uses (runtimes.target_sweep), and host directories kept
+    between builds for Cargo's downloads.
     """
 
     enabled: StrictBool = True
     compiler_cache: StrictBool = True
+    target_unused_days: int = Field(default=14, ge=1, le=3650, strict=True)
     registry_path: Path | None = None
     git_path: Path | None = None
 
