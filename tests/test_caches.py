@@ -114,6 +114,11 @@ def test_usage_reports_the_size_the_engine_measures(project_volumes):
 
 def test_clean_keeps_a_volume_a_container_uses_and_removes_the_rest(project_volumes):
     engine, volumes = project_volumes
+    project = engine.client.volumes.get(volumes.target).attrs["Labels"][naming.LABEL_PROJECT]
+    # A second target cache of the project, which no container uses. The clean takes only the
+    # project's volumes: every other cache on this engine (compiler caches, CARGO_HOMEs) stays
+    # warm for the tests after this one.
+    idle = _ensure(engine, project, lane="feature/idle").target
     holder = engine.client.containers.run(
         "localhost/xcargo/debian:trixie",
         ["sleep", "120"],
@@ -121,15 +126,16 @@ def test_clean_keeps_a_volume_a_container_uses_and_removes_the_rest(project_volu
         detach=True,
         network_mode="none",
     )
+    selection = caches.CleanFilter(project=project)
     try:
-        preview = caches.clean(engine, dry_run=True)
-        report = caches.clean(engine)
+        preview = caches.clean(engine, dry_run=True, selection=selection)
+        report = caches.clean(engine, selection=selection)
     finally:
         holder.remove(force=True)
 
-    assert volumes.cargo_home in {volume.name for volume in preview.removed}
-    assert volumes.cargo_home in {volume.name for volume in report.removed}
-    assert volumes.cargo_home not in {volume.name for volume in engine.client.volumes.list()}
+    assert idle in {volume.name for volume in preview.removed}
+    assert idle in {volume.name for volume in report.removed}
+    assert idle not in {volume.name for volume in engine.client.volumes.list()}
     assert volumes.target in {volume.name for volume in report.kept_in_use}
     assert volumes.target not in {volume.name for volume in report.removed}
     assert engine.client.volumes.get(volumes.target)
