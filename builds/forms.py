@@ -14,6 +14,7 @@ from builds.models import Build, Project
 from builds.services.errors import ServiceError
 from runtimes.durations import parse_age
 from runtimes.errors import UsageError
+from runtimes.rust_versions import RustVersion
 from runtimes.targets import validate_triple
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -157,6 +158,12 @@ class BuildFilterForm(forms.Form):
         }
 
 
+def _age_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=12, required=False, help_text="unused for this long: 30m, 12h, 7d, 2w"
+    )
+
+
 class CacheCleanForm(forms.Form):
     """What an admin cleans from the caches page: the volumes of a project, of a target, or
     unused for a while; all of them when nothing is chosen. `confirm` is set by the preview.
@@ -166,9 +173,7 @@ class CacheCleanForm(forms.Form):
         queryset=Project.objects.order_by("name"), required=False, empty_label="every project"
     )
     target = forms.CharField(max_length=100, required=False, help_text="a target triple")
-    older_than = forms.CharField(
-        max_length=12, required=False, help_text="unused for this long: 30m, 12h, 7d, 2w"
-    )
+    older_than = _age_field()
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean_target(self) -> str:
@@ -181,10 +186,38 @@ class CacheCleanForm(forms.Form):
         return target
 
     def clean_older_than(self) -> int | None:
-        text = self.cleaned_data["older_than"].strip()
+        return _age(self.cleaned_data["older_than"])
+
+
+class ImageRemovalForm(forms.Form):
+    """Which old toolchain images an admin removes from the caches page: one toolchain's, or
+    those unused for a while, or every old one. `confirm` is set by the preview. Prefixed:
+    the clean form on the same page has an `older_than` too.
+    """
+
+    prefix = "images"
+    toolchain = forms.CharField(max_length=12, required=False, help_text="a channel, e.g. 1.85")
+    older_than = _age_field()
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_toolchain(self) -> str:
+        text = self.cleaned_data["toolchain"].strip()
         if not text:
-            return None
+            return ""
         try:
-            return parse_age(text)
+            return RustVersion.parse(text).channel
         except UsageError as error:
             raise forms.ValidationError(f"{error.message} ({error.hint})") from None
+
+    def clean_older_than(self) -> int | None:
+        return _age(self.cleaned_data["older_than"])
+
+
+def _age(text: str) -> int | None:
+    """Seconds of an age typed as 7d or 12h; None for nothing typed."""
+    if not text.strip():
+        return None
+    try:
+        return parse_age(text.strip())
+    except UsageError as error:
+        raise forms.ValidationError(f"{error.message} ({error.hint})") from None

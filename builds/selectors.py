@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
@@ -35,7 +36,9 @@ from runtimes.build_env import BuildEnvironment, resolve_environment
 from runtimes.config import XcargoConfig
 from runtimes.images.catalogue import CatalogueEntry, catalogue
 from runtimes.images.trust import TrustPolicy
+from runtimes.rust_versions import RustVersion
 from runtimes.sizes import human_size
+from runtimes.toolchains import toolchain_for
 
 TAIL_LINES = 300
 
@@ -267,6 +270,37 @@ def engine_hosts() -> QuerySet[EngineHost]:
 
 def images() -> QuerySet[Image]:
     return Image.objects.select_related("engine_host").order_by("engine_host__name", "size")
+
+
+def old_toolchain_images(*, toolchain: str, older_than: int | None) -> list[Image]:
+    """The toolchain images the caches page offers to remove: held by an engine host for a
+    toolchain older than the newest it holds for each of the image's targets (a build asking
+    for the old one by name gets it made or pulled again), never of the server's pinned
+    toolchain, not used by a build for `older_than` seconds; only `toolchain`'s when given.
+    """
+    held = list(
+        Image.objects.filter(origin__in=(Image.Origin.BOOTSTRAPPED, Image.Origin.PULLED))
+        .exclude(toolchain="")
+        .select_related("engine_host")
+        .order_by("engine_host__name", "reference")
+    )
+    versions = {image.pk: RustVersion.parse(image.toolchain) for image in held}
+    newest: dict[tuple[int, str], RustVersion] = {}
+    for image in held:
+        for target in image.targets:
+            key = (image.engine_host_id, target)
+            newest[key] = max(newest.get(key, versions[image.pk]), versions[image.pk])
+    pinned = toolchain_for(settings.XCARGO_TOOLCHAIN).channel if settings.XCARGO_TOOLCHAIN else ""
+    cutoff = timezone.now() - timedelta(seconds=older_than) if older_than is not None else None
+    return [
+        image
+        for image in held
+        if image.targets
+        and image.toolchain != pinned
+        and (not toolchain or image.toolchain == toolchain)
+        and all(newest[(image.engine_host_id, t)] > versions[image.pk] for t in image.targets)
+        and (cutoff is None or image.last_used is None or image.last_used < cutoff)
+    ]
 
 
 def image_catalogue(recorded: Iterable[Image]) -> list[tuple[str, CatalogueEntry]]:

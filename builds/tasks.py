@@ -86,6 +86,14 @@ def clean_cache_volumes(host_id: int, names: list[str], reason: str) -> None:
 
 
 @shared_task
+def remove_images(host_id: int, references: list[str]) -> None:
+    """Remove images an admin chose on the caches page, on the worker of their host."""
+    host = EngineHost.objects.filter(pk=host_id).first()
+    if host is not None:
+        engines.remove_images(host, references)
+
+
+@shared_task
 def set_up_podman_machine(host_id: int) -> None:
     """An admin asked the engines page to set up the host's Podman machine (macOS)."""
     host = EngineHost.objects.filter(pk=host_id).first()

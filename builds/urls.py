@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("caches/", views.caches, name="caches"),
     path("caches/clean/", views.clean_caches, name="clean-caches"),
+    path("caches/images/remove/", views.remove_images, name="remove-images"),
     path("images/", views.images, name="images"),
     path("engines/", views.engines, name="engines"),
     path("engines/<int:host_id>/machine/", views.set_up_machine, name="set-up-machine"),

@@ -11,8 +11,10 @@ tells htmx to stop polling.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,7 +38,13 @@ from django_htmx.http import HttpResponseStopPolling
 
 from builds import selectors
 from builds.api import artifact_response
-from builds.forms import BuildFilterForm, CacheCleanForm, ProjectForm, TargetForm
+from builds.forms import (
+    BuildFilterForm,
+    CacheCleanForm,
+    ImageRemovalForm,
+    ProjectForm,
+    TargetForm,
+)
 from builds.models import Artifact, Build, CacheVolume, EngineHost, Image, Target
 from builds.services import approvals as approval_services
 from builds.services import builds as build_services
@@ -274,14 +282,59 @@ def clean_caches(request: HttpRequest) -> HttpResponse:
     )
     freed = human_size(sum(volume.size or 0 for volume in volumes))
     if not form.cleaned_data["confirm"]:
-        preview = CacheCleanForm(initial={**request.POST.dict(), "confirm": True})
-        return _caches_page(request, form, preview=(preview, volumes, freed))
+        items = [f"{volume.engine_host.name}: {volume.name}" for volume in volumes]
+        preview = _RemovalPreview(_confirming(form), items, freed)
+        return _caches_page(request, form, preview=preview)
     cache_quotas.request_clean(volumes, requested_by=request.user.get_username())
-    messages.success(
-        request,
-        f"Removing {len(volumes)} volume{'s' if len(volumes) != 1 else ''} ({freed}); "
-        "those in use or held by a build stay.",
+    return _removal_asked(request, volumes, "volume", freed, "those in use or held by a build stay")
+
+
+@login_required
+@require_POST
+def remove_images(request: HttpRequest) -> HttpResponse:
+    """An admin's removal of old toolchain images: previewed first with what it frees, like
+    a clean; the confirmed one asks each host's worker to remove them.
+    """
+    if not request.user.is_staff:
+        raise PermissionDenied("only admins remove images")
+    form = ImageRemovalForm(request.POST)
+    if not form.is_valid():
+        return _caches_page(request, CacheCleanForm(), image_form=form, status=400)
+    images = selectors.old_toolchain_images(
+        toolchain=form.cleaned_data["toolchain"], older_than=form.cleaned_data["older_than"]
     )
+    freed = human_size(sum(image.size or 0 for image in images))
+    if not form.cleaned_data["confirm"]:
+        items = [
+            f"{image.engine_host.name}: {image.reference} (toolchain {image.toolchain})"
+            for image in images
+        ]
+        preview = _RemovalPreview(_confirming(form), items, freed)
+        return _caches_page(request, CacheCleanForm(), image_form=form, image_preview=preview)
+    engine_services.request_image_removal(images, requested_by=request.user.get_username())
+    return _removal_asked(request, images, "image", freed, "one a container uses stays")
+
+
+@dataclass(frozen=True)
+class _RemovalPreview:
+    """What a removal from the caches page would take, shown before an admin confirms it."""
+
+    confirm_form: forms.Form
+    items: list[str]
+    freed: str
+
+
+def _confirming(form: forms.Form) -> forms.Form:
+    """The same form, as typed, with `confirm` set: the preview's button posts it."""
+    typed = {name: form.data.get(form.add_prefix(name), "") for name in form.fields}
+    return type(form)(initial={**typed, "confirm": True})
+
+
+def _removal_asked(
+    request: HttpRequest, chosen: list[Any], noun: str, freed: str, spared: str
+) -> HttpResponse:
+    plural = "" if len(chosen) == 1 else "s"
+    messages.success(request, f"Removing {len(chosen)} {noun}{plural} ({freed}); {spared}.")
     return redirect("caches")
 
 
@@ -289,7 +342,9 @@ def _caches_page(
     request: HttpRequest,
     form: CacheCleanForm,
     *,
-    preview: tuple[CacheCleanForm, list[Any], str] | None = None,
+    preview: _RemovalPreview | None = None,
+    image_form: ImageRemovalForm | None = None,
+    image_preview: _RemovalPreview | None = None,
     status: int = 200,
 ) -> HttpResponse:
     summary = selectors.cache_summary()
@@ -330,6 +385,8 @@ def _caches_page(
         ],
         "clean_form": form,
         "preview": preview,
+        "image_form": image_form or ImageRemovalForm(),
+        "image_preview": image_preview,
     }
     return render(request, "builds/caches.html", context, status=status)
 

@@ -21,6 +21,7 @@ from runtimes.config import PodmanMachineConfig
 from runtimes.engine import Engine, connect, engine_time
 from runtimes.errors import UsageError
 from runtimes.images.catalogue import registry_catalogue, toolchain_images
+from runtimes.images.pruning import remove_unused_names
 from runtimes.images.references import parse_image_reference
 from runtimes.rust_versions import RustVersion
 from runtimes.sandbox import containers_of_builds, remove_container
@@ -252,3 +253,34 @@ def request_machine_set_up(host: EngineHost) -> None:
     transaction.on_commit(
         lambda: celery_app.send_task(MACHINE_TASK, args=[host.pk], queue=host.queue, expires=600)
     )
+
+
+IMAGE_REMOVAL_TASK = "builds.tasks.remove_images"
+
+
+def request_image_removal(images: list[Image], *, requested_by: str) -> None:
+    """Ask each host's worker to remove its images among `images` (once this transaction
+    commits); one a container uses meanwhile stays.
+    """
+    per_host: dict[EngineHost, list[str]] = {}
+    for image in images:
+        per_host.setdefault(image.engine_host, []).append(image.reference)
+    for host, references in per_host.items():
+        logger.info("%s asked %s to remove images %s", requested_by, host, ", ".join(references))
+        transaction.on_commit(
+            lambda host=host, references=references: celery_app.send_task(
+                IMAGE_REMOVAL_TASK, args=[host.pk, references], queue=host.queue, expires=3600
+            )
+        )
+
+
+def remove_images(host: EngineHost, references: list[str]) -> list[str]:
+    """Remove these images of the host, then record its catalogue again for the pages."""
+    engine = connect_host(host)
+    removed = remove_unused_names(engine, references)
+    for reference in sorted(set(references) - set(removed)):
+        logger.info(
+            "host %s: %s stays: a container uses it, or the engine refused", host, reference
+        )
+    refresh_host(host, engine)
+    return removed

@@ -65,3 +65,23 @@ def remove_images(engine: Engine, images: list[OldImage]) -> list[OldImage]:
             continue
         removed.append(image)
     return removed
+
+
+def remove_unused_names(engine: Engine, references: list[str]) -> list[str]:
+    """Remove these image names, each unless a container uses its image (the caches page's
+    choice, made from what a worker last saw, is checked again here). A name whose image has
+    other names only loses that name. Returns the names removed.
+    """
+    used = {attrs.get("Image") for attrs in containers_attrs(engine)}
+    removed = []
+    for reference in references:
+        try:
+            if engine.client.images.get(reference).id in used:
+                continue
+            engine.client.images.remove(reference, force=False)
+        except NotFound:
+            pass
+        except APIError:
+            continue
+        removed.append(reference)
+    return removed

@@ -135,6 +135,7 @@ PAGES = [
     ("artifact-download", {"build_id": 1, "artifact_id": 1}, "get"),
     ("caches", {}, "get"),
     ("clean-caches", {}, "post"),
+    ("remove-images", {}, "post"),
     ("images", {}, "get"),
     ("engines", {}, "get"),
     ("set-up-machine", {"host_id": 1}, "post"),
