@@ -56,6 +56,8 @@ class Engine:
     memory_limit_supported: bool
     pids_limit_supported: bool
     debian_arch: str
+    # Whether bind mounts need SELinux's shared label (`:z`) for a container to read them.
+    relabel_binds: bool = False
 
     @property
     def description(self) -> str:
@@ -181,6 +183,7 @@ def describe(client: docker.DockerClient, url: str) -> Engine:
         memory_limit_supported=bool(info.get("MemoryLimit", True)),
         pids_limit_supported=bool(info.get("PidsLimit", True)),
         debian_arch=_DEBIAN_ARCH.get(version.get("Arch", ""), version.get("Arch", "unknown")),
+        relabel_binds=relabels_binds(info),
     )
 
 
@@ -194,6 +197,17 @@ def _is_rootless(info: Mapping[str, object]) -> bool:
     if any("rootless" in str(option) for option in options):  # type: ignore[union-attr]
         return True
     return bool(info.get("Rootless"))
+
+
+def relabels_binds(info: Mapping[str, object], platform: str = sys.platform) -> bool:
+    """Bind mounts need `:z` where the engine enforces SELinux (both engines list
+    `name=selinux` in their security options): a container's label may not read the host's
+    files otherwise. Never from macOS: there the engine runs in the Podman machine's VM and
+    binds come from the Mac's shared folders, which cannot be relabelled.
+    """
+    options = info.get("SecurityOptions") or []
+    selinux = any("name=selinux" in str(option) for option in options)  # type: ignore[union-attr]
+    return selinux and platform != "darwin"
 
 
 def _first_line(error: BaseException) -> str:

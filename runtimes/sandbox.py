@@ -150,6 +150,8 @@ def create_kwargs(spec: ContainerSpec, engine: Engine) -> dict[str, object]:
         ],
         "detach": True,
     }
+    if engine.relabel_binds:
+        kwargs.update(_relabelled_binds(spec.mounts))
     if engine.kind == "docker":
         # The log is streamed from the engine's log file; a daemon set to rotate it (max-size)
         # ends a follower's stream at the first rotation and the rest of a long log is lost.
@@ -162,6 +164,42 @@ def create_kwargs(spec: ContainerSpec, engine: Engine) -> dict[str, object]:
     return kwargs
 
 
+def _relabelled_binds(mounts: list[Mount]) -> dict[str, object]:
+    """The bind mounts as `volumes` (the engine's Binds, `src:dst:ro,z`), the others as
+    `mounts`: the Mounts API has no SELinux relabelling, the Binds syntax has `z` (the shared
+    label, since several builds read one source).
+    """
+    binds = [mount for mount in mounts if mount["Type"] == "bind"]
+    return {
+        "mounts": [mount for mount in mounts if mount["Type"] != "bind"],
+        # docker-py's dict form: its list form names the container path wrongly to Podman.
+        "volumes": {
+            mount["Source"]: {
+                "bind": mount["Target"],
+                "mode": "ro,z" if mount["ReadOnly"] else "z",
+            }
+            for mount in binds
+        },
+    }
+
+
+def _unreadable_bind(engine: Engine, spec: ContainerSpec, error: APIError) -> XcargoError | None:
+    """What to say when a rootless engine may not read a directory bound into the container:
+    it runs as a user of its own, which sees only what that user may read.
+    """
+    message = str(error.explanation or "")
+    sources = [mount["Source"] for mount in spec.mounts if mount["Type"] == "bind"]
+    if not engine.rootless or not sources or "permission denied" not in message.lower():
+        return None
+    where = next((source for source in sources if source in message), ", ".join(sources))
+    return XcargoError(
+        f"the engine ({engine.kind}, rootless) may not read {where}: it runs as a user of its "
+        "own, which sees only the directories that user can read",
+        hint="build as the user who runs the engine, or make the project (and the "
+        "directories above it) readable by that user",
+    )
+
+
 class PhaseContainer:
     """A build phase's container, created on enter and removed on exit."""
 
@@ -172,9 +210,12 @@ class PhaseContainer:
 
     def __enter__(self) -> PhaseContainer:
         remove_stale(self.engine.client, self.spec.name)
-        self.container = self.engine.client.containers.create(
-            **create_kwargs(self.spec, self.engine)
-        )
+        try:
+            self.container = self.engine.client.containers.create(
+                **create_kwargs(self.spec, self.engine)
+            )
+        except APIError as error:
+            raise _unreadable_bind(self.engine, self.spec, error) or error from None
         return self
 
     def __exit__(
