@@ -131,6 +131,7 @@ case "${1:-}" in
         redis_server
         postgres_server
         scripts/podman-service.sh >/dev/null
+        scripts/podman-rootless.sh >/dev/null
         ;;
     *)
         echo "usage: $0 run|test" >&2

@@ -8,9 +8,11 @@ fails the tests that need it rather than skipping them, so CI cannot pass withou
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from runtimes import naming
@@ -25,6 +27,7 @@ from tests.support import AARCH64, OLDEST
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCKER_URL = "unix:///var/run/docker.sock"
 PODMAN_URL = "unix:///run/podman/podman.sock"
+ROOTLESS_PODMAN = Path(__file__).resolve().parent.parent / "scripts" / "podman-rootless.sh"
 
 
 def _print_line(line: str) -> None:
@@ -55,6 +58,38 @@ def docker_toolchains(docker_engine: Engine) -> Engine:
 def podman_toolchains(podman_engine: Engine) -> Engine:
     bootstrap(podman_engine, [AARCH64], on_line=_print_line)
     return podman_engine
+
+
+@pytest.fixture(scope="session")
+def rootless_podman(podman_toolchains: Engine) -> Engine:
+    """Podman run by an unprivileged user (scripts/podman-rootless.sh, which `make test`
+    starts), holding the aarch64 images of the rootful Podman, copied through the engines' own
+    save and load: making them again as that user would take as long as a bootstrap.
+    """
+    url = subprocess.run(
+        [ROOTLESS_PODMAN], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    engine = connect("podman", environ={"XCARGO_ENGINE_URL": url})
+    present = {tag for image in engine.client.images.list() for tag in image.tags}
+    wanted = sorted(
+        tag
+        for image in podman_toolchains.client.images.list()
+        for tag in image.tags
+        if tag.startswith(naming.OWN_IMAGES_PREFIX) and tag not in present
+    )
+    if wanted:
+        # Loading 2 GB takes minutes: a client of its own, without xcargo's 10 s timeout.
+        loader = docker.DockerClient(base_url=url, timeout=900)
+        with subprocess.Popen(
+            ["podman", "save", "--multi-image-archive", *wanted], stdout=subprocess.PIPE
+        ) as archive:
+            # The low-level call: Podman answers a multi-image load with the names joined
+            # by commas, which docker-py's `images.load` then looks up as one name.
+            for _progress in loader.api.load_image(archive.stdout):
+                pass
+        assert archive.returncode == 0
+    bootstrap(engine, [AARCH64], on_line=_print_line)  # finds them up to date
+    return engine
 
 
 # An image name from a registry nobody trusts: the newest aarch64 toolchain image, tagged so
