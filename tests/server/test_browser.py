@@ -23,12 +23,14 @@ import docker.errors
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
-from builds.models import Build, CacheVolume, EngineHost, Target
+from builds.models import Build, CacheVolume, EngineHost, Image, Target
 from runtimes import naming
 from runtimes.engine import Engine
+from runtimes.toolchains import NEWEST_CHANNEL
 from tests.conftest import FIXTURES
 from tests.registries import PUBLIC
 from tests.server.conftest import AARCH64, REPOSITORY_ROOT, WorkerProcess
+from tests.server.test_image_removal import labelled_image
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -326,3 +328,48 @@ def test_an_image_from_an_untrusted_registry_waits_to_be_trusted_once_on_its_pag
         assert "which a person trusted once" in log
     finally:
         docker_engine.client.images.remove(named, force=True)
+
+
+def test_an_admin_removes_an_old_toolchain_image_from_the_caches_page(
+    page: Page, user, engine_host, celery_worker: WorkerProcess, docker_engine: Engine
+):
+    user.is_staff = True
+    user.save()
+    old = labelled_image(docker_engine, "localhost/xcargo/removal-browser-test:old", "1.80")
+    # As the worker's refresh records them: the old image, and the newest for its target.
+    for reference, toolchain in (
+        (old, "1.80"),
+        (naming.toolchain_image(AARCH64, NEWEST_CHANNEL), NEWEST_CHANNEL),
+    ):
+        Image.objects.update_or_create(
+            engine_host=engine_host,
+            reference=reference,
+            defaults={
+                "toolchain": toolchain,
+                "targets": [AARCH64],
+                "size": docker_engine.client.images.get(reference).attrs["Size"],
+                "origin": Image.Origin.BOOTSTRAPPED,
+            },
+        )
+    page.goto("/caches/")
+    removal = page.locator(
+        "section", has=page.get_by_role("heading", name="Remove old toolchain images")
+    )
+
+    removal.get_by_label("Toolchain").fill("1.80")
+    removal.get_by_role("button", name="Preview").click()
+    preview = page.locator("#image-removal-preview")
+    expect(preview).to_contain_text("This removes 1 image")
+    expect(preview).to_contain_text(f"{engine_host.name}: {old} (toolchain 1.80)")
+    page.screenshot(path=OUTPUT / "image-removal-preview.png", full_page=True)
+    preview.get_by_role("button", name=re.compile(r"^Remove 1 image \(")).click()
+    expect(page.get_by_text("Removing 1 image")).to_be_visible()
+
+    deadline = time.monotonic() + 60
+    while Image.objects.filter(reference=old).exists():
+        assert time.monotonic() < deadline, celery_worker.log_tail()
+        time.sleep(0.5)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_engine.client.images.get(old)
+    page.goto("/caches/")
+    expect(page.locator("#cache-images")).not_to_contain_text(old)

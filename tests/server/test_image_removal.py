@@ -77,7 +77,7 @@ def test_old_toolchain_images_are_those_a_newer_one_replaces_for_every_target(
     assert "is not a Rust version" in malformed.content.decode()
 
 
-def _labelled_image(engine, tag: str, toolchain: str) -> str:
+def labelled_image(engine, tag: str, toolchain: str) -> str:
     """A tiny image labelled as an old toolchain's, made from the base xcargo images start from."""
     dockerfile = (
         f"FROM {naming.OWN_IMAGES_PREFIX}debian:trixie\n"
@@ -93,8 +93,8 @@ def test_the_worker_removes_the_chosen_images_and_spares_one_a_container_uses(
     docker_toolchains, host
 ):
     engine = docker_toolchains
-    unused = _labelled_image(engine, "localhost/xcargo/removal-test:unused", "1.80")
-    in_use = _labelled_image(engine, "localhost/xcargo/removal-test:in-use", "1.81")
+    unused = labelled_image(engine, "localhost/xcargo/removal-test:unused", "1.80")
+    in_use = labelled_image(engine, "localhost/xcargo/removal-test:in-use", "1.81")
     for reference, toolchain in ((unused, "1.80"), (in_use, "1.81")):
         _image(host, reference, toolchain, [AARCH64])
     container = engine.client.containers.create(in_use, ["true"])
