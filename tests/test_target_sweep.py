@@ -48,14 +48,18 @@ def test_units_no_build_read_for_longer_than_the_days_go_and_the_rest_stay(tmp_p
     _unit(profile, "serde", USED, last_read=time.time() - 3600)
     _unit(profile, "serde", UNUSED, last_read=time.time() - MONTH)
     (profile / "hello").write_text("the uplifted binary: no unit of its own")
+    # The host's profile (build scripts, proc macros), none of whose units a build used lately.
+    host_profile = tmp_path / "target" / "release"
+    _unit(host_profile, "serde_derive", UNUSED, last_read=time.time() - MONTH)
 
     done = _sweep(tmp_path / "target")
 
     assert done.returncode == 0
-    assert done.stdout.strip().startswith(f"{SWEEP_PREFIX}1 ")
+    assert done.stdout.strip().startswith(f"{SWEEP_PREFIX}2 ")
     left = sorted(path.name for path in profile.rglob("*"))
     assert all(UNUSED not in name for name in left), left
     assert f"libserde-{USED}.rlib" in left and f"serde-{USED}" in left and "hello" in left
+    assert not list((host_profile / "deps").iterdir()), "every unit of the host's profile went"
 
 
 def test_the_build_command_keeps_its_exit_status_and_a_failed_build_sheds_nothing(tmp_path):
