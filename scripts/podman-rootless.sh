@@ -46,7 +46,6 @@ if [ ! -e "$storage" ]; then
     chown "$USER_NAME:" "$storage"
 fi
 
-as_user() { runuser -u "$USER_NAME" -- env XDG_RUNTIME_DIR="$runtime_dir" HOME="$home" "$@"; }
 ping_ok() {
     [ "$(curl -s --max-time 3 --unix-socket "$socket" http://d/_ping 2>/dev/null || true)" = "OK" ]
 }
@@ -56,10 +55,12 @@ if ping_ok; then
 else
     log "starting podman system service as $USER_NAME (log: $LOGFILE)"
     rm -f "$socket"
+    # A session of its own (runuser ends its command when its session is hung up), and no
+    # descriptor of ours: a caller reading this script's output gets its end when it exits.
     (
         cd "$home"
-        as_user setsid nohup podman system service --time=0 "unix://$socket" \
-            </dev/null >>"$LOGFILE" 2>&1
+        exec setsid runuser -u "$USER_NAME" -- env XDG_RUNTIME_DIR="$runtime_dir" HOME="$home" \
+            podman system service --time=0 "unix://$socket" </dev/null >>"$LOGFILE" 2>&1
     ) &
     deadline=$((SECONDS + WAIT_SECONDS))
     until ping_ok; do

@@ -67,7 +67,7 @@ def rootless_podman(podman_toolchains: Engine) -> Engine:
     save and load: making them again as that user would take as long as a bootstrap.
     """
     url = subprocess.run(
-        [ROOTLESS_PODMAN], check=True, capture_output=True, text=True
+        [ROOTLESS_PODMAN], check=True, capture_output=True, text=True, timeout=120
     ).stdout.strip()
     engine = connect("podman", environ={"XCARGO_ENGINE_URL": url})
     present = {tag for image in engine.client.images.list() for tag in image.tags}
