@@ -13,8 +13,8 @@ cargo-sweep's `--time` decides). Engines keep volumes on filesystems mounted `re
 a read updates an access time at least once a day; on one mounted `noatime`, units would look
 unused from the day they were compiled, and be compiled again after that many days.
 
-The sweep is plain `find`, `sed` and `du`, which every image a build can run in has; where one
-of them is missing, or fails, it removes nothing and the build is unaffected.
+The sweep is a POSIX shell script of findutils, sed, grep and coreutils, which every Debian
+image has; where one of them is missing or fails, it stops, and the build is unaffected.
 """
 
 from __future__ import annotations
