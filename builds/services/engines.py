@@ -275,12 +275,14 @@ def request_image_removal(images: list[Image], *, requested_by: str) -> None:
 
 
 def remove_images(host: EngineHost, references: list[str]) -> list[str]:
-    """Remove these images of the host, then record its catalogue again for the pages."""
-    engine = connect_host(host)
-    removed = remove_unused_names(engine, references)
+    """Remove these images of the host and their records; returns the names removed. The
+    rest of the host's catalogue is as the last refresh left it: no doctor checks, registry
+    reads or quota enforcement for this.
+    """
+    removed = remove_unused_names(connect_host(host), references)
+    Image.objects.filter(engine_host=host, reference__in=removed).delete()
     for reference in sorted(set(references) - set(removed)):
         logger.info(
             "host %s: %s stays: a container uses it, or the engine refused", host, reference
         )
-    refresh_host(host, engine)
     return removed

@@ -28,7 +28,7 @@ def old_images(
     engine: Engine, *, offered: tuple[str, ...], custom_older_than: float | None = None
 ) -> list[OldImage]:
     """The xcargo images no build needs, with why; none that a container uses."""
-    used = {attrs.get("Image") for attrs in containers_attrs(engine)}
+    used = _images_in_use(engine)
     now = time.time()
     found = []
     for image in engine.client.images.list(filters={"label": f"{naming.LABEL_MANAGED}=true"}):
@@ -72,7 +72,7 @@ def remove_unused_names(engine: Engine, references: list[str]) -> list[str]:
     choice, made from what a worker last saw, is checked again here). A name whose image has
     other names only loses that name. Returns the names removed.
     """
-    used = {attrs.get("Image") for attrs in containers_attrs(engine)}
+    used = _images_in_use(engine)
     removed = []
     for reference in references:
         try:
@@ -85,3 +85,8 @@ def remove_unused_names(engine: Engine, references: list[str]) -> list[str]:
             continue
         removed.append(reference)
     return removed
+
+
+def _images_in_use(engine: Engine) -> set[str]:
+    """The ids of the images containers (running or not) were made from."""
+    return {attrs.get("Image") for attrs in containers_attrs(engine)}
