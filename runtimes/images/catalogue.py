@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from runtimes import naming
 from runtimes.engine import Engine
 from runtimes.errors import UsageError
+from runtimes.images.pulling import registry_digests
 from runtimes.images.references import parse_image_reference
 from runtimes.images.registries import Registry
 from runtimes.images.remote import RegistryUnreachable, RemoteImage, describe, tags
@@ -63,7 +64,7 @@ def toolchain_images(engine: Engine) -> list[ToolchainImage]:
             ToolchainImage(
                 reference=reference,
                 image_id=image.id,
-                digest=(image.attrs.get("RepoDigests") or [image.id])[0],
+                digest=(registry_digests(image) or [image.id])[0],
                 targets=naming.labelled_targets(labels),
                 rustc=labels.get(naming.LABEL_RUSTC, "?"),
                 toolchain=labels.get(naming.LABEL_TOOLCHAIN, ""),

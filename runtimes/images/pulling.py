@@ -110,11 +110,25 @@ def pull_status_line(message: dict[str, Any]) -> str:
     return f"{layer}: {status}" if layer else status
 
 
+# Podman names what it built itself `localhost/…` and records a digest for that name too; no
+# registry serves it, so such an image is pinned by its id, as Docker's own builds are.
+_LOCAL_BUILDS = "localhost/"
+
+
+def registry_digests(image: Image) -> list[str]:
+    """The `name@sha256:…` digests the engine recorded for the image's pulls from registries."""
+    return [
+        digest
+        for digest in image.attrs.get("RepoDigests") or []
+        if not digest.startswith(_LOCAL_BUILDS)
+    ]
+
+
 def pinned_digest(image: Image, reference: ImageReference) -> str:
     """The `name@sha256:…` the engine recorded for the image under this reference's name, or
     the image's id when it came from no registry.
     """
-    digests = image.attrs.get("RepoDigests") or []
+    digests = registry_digests(image)
     return next(
         (digest for digest in digests if digest.split("@")[0] == reference.name),
         digests[0] if digests else image.id,
