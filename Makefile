@@ -17,13 +17,17 @@ example:
 	cd $(EXAMPLE) && $(CURDIR)/$(VENV)/xcargo build --target $(TARGET) --release
 	qemu-aarch64 -L /usr/aarch64-linux-gnu $(EXAMPLE)/target/$(TARGET)/release/hello-cross
 
-# Tests: Docker, Podman's socket, Redis and PostgreSQL up, toolchain images made (the newest
-# toolchain of each target, and Debian's oldest for aarch64), then the whole suite on
-# PostgreSQL (var/test.env names it).
+# Tests: Docker, Podman's socket, Redis and PostgreSQL up, toolchain images made (on Docker
+# the newest toolchain of each target, on Podman that of the targets its tests build, and on
+# both Debian's oldest for aarch64), then the whole suite on PostgreSQL (var/test.env names it).
+PODMAN := XCARGO_ENGINE_URL=unix:///run/podman/podman.sock
 test:
 	scripts/setup.sh test
 	$(VENV)/xcargo images bootstrap
 	$(VENV)/xcargo images bootstrap --toolchain 1.85 --target $(TARGET)
+	$(PODMAN) $(VENV)/xcargo images bootstrap --target $(TARGET) \
+		--target armv7-unknown-linux-gnueabihf --target x86_64-unknown-linux-gnu
+	$(PODMAN) $(VENV)/xcargo images bootstrap --toolchain 1.85 --target $(TARGET)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	set -a && . ./var/test.env && set +a && $(VENV)/pytest

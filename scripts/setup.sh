@@ -117,6 +117,17 @@ postgres_server() {
     echo "DATABASE_URL=postgres://xcargo:xcargo@127.0.0.1:5432/xcargo" > var/test.env
 }
 
+# The registry tests' public registry (tests/registries.py) speaks plain HTTP on loopback, which
+# Docker allows for 127.0.0.0/8 by itself; Podman needs it said, and reads it when its service
+# starts. (The private one's certificate the tests place under /etc/containers/certs.d.)
+test_registries_for_podman() {
+    local conf=/etc/containers/registries.conf.d/50-xcargo-test-registries.conf
+    if [ ! -e "$conf" ]; then
+        mkdir -p "$(dirname "$conf")"
+        printf '[[registry]]\nlocation = "127.0.0.1:5101"\ninsecure = true\n' > "$conf"
+    fi
+}
+
 case "${1:-}" in
     run)
         system_packages "${PACKAGES[@]}"
@@ -130,6 +141,7 @@ case "${1:-}" in
         docker_engine
         redis_server
         postgres_server
+        test_registries_for_podman
         scripts/podman-service.sh >/dev/null
         scripts/podman-rootless.sh >/dev/null
         ;;

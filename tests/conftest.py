@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -22,7 +23,7 @@ from runtimes.images.catalogue import TOOLCHAIN_REPOSITORY
 from runtimes.project import CargoProject, locate_project
 from runtimes.toolchains import NEWEST_CHANNEL, RECIPES
 from tests.registries import Registries, push, running_registries
-from tests.support import AARCH64, OLDEST
+from tests.support import AARCH64, ARMV7, OLDEST, X86_64
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCKER_URL = "unix:///var/run/docker.sock"
@@ -56,8 +57,31 @@ def docker_toolchains(docker_engine: Engine) -> Engine:
 
 @pytest.fixture(scope="session")
 def podman_toolchains(podman_engine: Engine) -> Engine:
-    bootstrap(podman_engine, [AARCH64], on_line=_print_line)
+    """The images the engine tests build with, on Podman: the newest toolchain for aarch64,
+    armv7 and the host, aarch64's of Debian's oldest, and the smoke image.
+    """
+    bootstrap(podman_engine, [AARCH64, ARMV7, X86_64], on_line=_print_line)
+    bootstrap(podman_engine, [AARCH64], toolchains=[OLDEST], on_line=_print_line)
     return podman_engine
+
+
+@pytest.fixture(params=["docker", pytest.param("podman", marks=pytest.mark.podman)])
+def toolchain_engine(request: pytest.FixtureRequest) -> Engine:
+    """An engine with its toolchain images: a test that takes it runs once on Docker and
+    once on Podman, the same test on both.
+    """
+    return request.getfixturevalue(f"{request.param}_toolchains")
+
+
+# What `bootstrap(engine, [AARCH64])` finds up to date: the layers under the newest aarch64
+# toolchain image, the image itself and the smoke image.
+_ROOTLESS_IMAGES = (
+    naming.BASE_IMAGE,
+    naming.TOOLCHAIN_BASE_IMAGE,
+    naming.rustc_image(NEWEST_CHANNEL),
+    naming.toolchain_image(AARCH64, NEWEST_CHANNEL),
+    naming.SMOKE_IMAGE,
+)
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +95,7 @@ def rootless_podman(podman_toolchains: Engine) -> Engine:
     ).stdout.strip()
     engine = connect("podman", environ={"XCARGO_ENGINE_URL": url})
     present = {tag for image in engine.client.images.list() for tag in image.tags}
-    wanted = sorted(
-        tag
-        for image in podman_toolchains.client.images.list()
-        for tag in image.tags
-        if tag.startswith(naming.OWN_IMAGES_PREFIX) and tag not in present
-    )
+    wanted = [tag for tag in _ROOTLESS_IMAGES if tag not in present]
     if wanted:
         # Loading 2 GB takes minutes: a client of its own, without xcargo's 10 s timeout.
         loader = docker.DockerClient(base_url=url, timeout=900)
@@ -97,14 +116,23 @@ def rootless_podman(podman_toolchains: Engine) -> Engine:
 UNTRUSTED_IMAGE = "127.0.0.1:5999/team/rust:1"
 
 
-@pytest.fixture
-def untrusted_image(docker_toolchains: Engine) -> Iterator[str]:
-    """UNTRUSTED_IMAGE on Docker while the test runs."""
+@contextmanager
+def untrusted_image_on(engine: Engine) -> Iterator[str]:
+    """UNTRUSTED_IMAGE on `engine` while the block runs."""
     repository, tag = UNTRUSTED_IMAGE.rsplit(":", 1)
     newest = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
-    docker_toolchains.client.images.get(newest).tag(repository, tag)
-    yield UNTRUSTED_IMAGE
-    docker_toolchains.client.images.remove(UNTRUSTED_IMAGE)
+    engine.client.images.get(newest).tag(repository, tag)
+    try:
+        yield UNTRUSTED_IMAGE
+    finally:
+        engine.client.images.remove(UNTRUSTED_IMAGE)
+
+
+@pytest.fixture
+def untrusted_image(docker_toolchains: Engine) -> Iterator[str]:
+    """UNTRUSTED_IMAGE on Docker (the server's engine) while the test runs."""
+    with untrusted_image_on(docker_toolchains) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 `docker-registry` serving a public one over plain HTTP (as a team's on-site mirror might), and
 a private one over TLS with a login (htpasswd). Images are pushed to them by the engine.
 
-The private registry's certificate is made here and trusted where Docker and `requests` look
-for it (/etc/docker/certs.d/<host>/ca.crt, REQUESTS_CA_BUNDLE), so nothing is told to skip
-verification.
+The private registry's certificate is made here and trusted where Docker, Podman and
+`requests` look for it (/etc/docker/certs.d/<host>/ca.crt, /etc/containers/certs.d/<host>/ca.crt,
+REQUESTS_CA_BUNDLE), so nothing is told to skip verification. That Podman may speak plain HTTP
+to the public one, `scripts/setup.sh test` writes in its registries.conf.d.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from runtimes.images.registries import Credentials
 PUBLIC = "127.0.0.1:5101"
 PRIVATE = "127.0.0.1:5102"
 LOGIN = Credentials("team", "registry-s3cret-for-tests")
-DOCKER_CERTS = Path("/etc/docker/certs.d")
+# Where each engine looks for a registry's certificate authority.
+ENGINE_CERTS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -107,9 +109,9 @@ def running_registries() -> Iterator[Registries]:
                     check=True,
                     capture_output=True,
                 )
-                certs = DOCKER_CERTS / address
-                certs.mkdir(parents=True, exist_ok=True)
-                shutil.copy(home / "cert.pem", certs / "ca.crt")
+                for engine_certs in ENGINE_CERTS:
+                    (engine_certs / address).mkdir(parents=True, exist_ok=True)
+                    shutil.copy(home / "cert.pem", engine_certs / address / "ca.crt")
                 bundle = root / "ca-bundle.pem"
                 # The system's authorities (a proxy's among them, which pip needs) and this one.
                 bundle.write_text(SYSTEM_BUNDLE.read_text() + (home / "cert.pem").read_text())
@@ -131,7 +133,8 @@ def running_registries() -> Iterator[Registries]:
             os.environ.pop("REQUESTS_CA_BUNDLE", None)
         else:
             os.environ["REQUESTS_CA_BUNDLE"] = saved_bundle
-        shutil.rmtree(DOCKER_CERTS / PRIVATE, ignore_errors=True)
+        for engine_certs in ENGINE_CERTS:
+            shutil.rmtree(engine_certs / PRIVATE, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -50,6 +52,23 @@ def build(
         **options,  # type: ignore[arg-type]
     )
     return run_build(engine, request, collected.append)
+
+
+XCARGO = str(Path(sys.executable).parent / "xcargo")
+
+
+def run_xcargo(
+    engine: Engine, cwd: Path, *arguments: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it in `cwd`, on the test's engine, with extra variables set."""
+    return subprocess.run(
+        [XCARGO, *arguments],
+        cwd=cwd,
+        env={**os.environ, "XCARGO_ENGINE_URL": engine.url, **environment},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def run_binary(triple: str, path: Path) -> str:

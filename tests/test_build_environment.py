@@ -5,19 +5,14 @@ in the log; pre-build commands make a derived image once, reviewed like a Docker
 
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from runtimes import naming
 from runtimes.build_env import MASK, resolve_environment
-from tests.support import AARCH64, build
+from tests.support import AARCH64, build, run_xcargo
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
-XCARGO = str(Path(".venv/bin/xcargo").resolve())
 PRINTS_ENV_TOML = """\
 [container]
 glibc = "2.41"
@@ -28,23 +23,15 @@ values = { GREETING = "hello from xcargo.toml" }
 """
 
 
-def xcargo(project_root: Path, *arguments: str, **environment: str):
-    return subprocess.run(
-        [XCARGO, *arguments],
-        cwd=project_root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **environment},
-    )
-
-
 def test_build_scripts_the_program_and_its_tests_see_the_environment_and_secrets_are_masked(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    project = copy_fixture("prints-env", docker_toolchains)
+    project = copy_fixture("prints-env", toolchain_engine)
 
-    tested = xcargo(project.root, "test", "--target", AARCH64, FROM_HOST="from the shell")
-    ran = xcargo(project.root, "run", "--target", AARCH64)
+    tested = run_xcargo(
+        toolchain_engine, project.root, "test", "--target", AARCH64, FROM_HOST="from the shell"
+    )
+    ran = run_xcargo(toolchain_engine, project.root, "run", "--target", AARCH64)
 
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "xcargo: environment: FROM_HOST, GREETING" in tested.stderr
@@ -60,7 +47,7 @@ def test_build_scripts_the_program_and_its_tests_see_the_environment_and_secrets
     secret = "s3cret-for-the-deploy"
     lines: list[str] = []
     masked = build(
-        docker_toolchains,
+        toolchain_engine,
         project,
         AARCH64,
         tmp_path,
@@ -73,10 +60,10 @@ def test_build_scripts_the_program_and_its_tests_see_the_environment_and_secrets
     assert not [line for line in lines if secret in line]
 
 
-def test_pre_build_commands_make_a_derived_image_once(docker_toolchains, copy_fixture, tmp_path):
+def test_pre_build_commands_make_a_derived_image_once(toolchain_engine, copy_fixture, tmp_path):
     project = copy_fixture(
         "prints-env",
-        docker_toolchains,
+        toolchain_engine,
         xcargo_toml=PRINTS_ENV_TOML
         + f"""
 [targets."{AARCH64}".container]
@@ -86,26 +73,26 @@ pre_build = ["echo pre-built for $CROSS_TARGET on $CROSS_DEB_ARCH", "touch /etc/
     first: list[str] = []
     second: list[str] = []
 
-    made = build(docker_toolchains, project, AARCH64, tmp_path, lines=first)
-    again = build(docker_toolchains, project, AARCH64, tmp_path, lines=second)
+    made = build(toolchain_engine, project, AARCH64, tmp_path, lines=first)
+    again = build(toolchain_engine, project, AARCH64, tmp_path, lines=second)
 
     assert made.succeeded and again.succeeded, first[-20:] + second[-20:]
     assert any(f"pre-built for {AARCH64} on arm64" in line for line in first), first
     assert made.image_id == again.image_id
     assert any("is not rebuilt" in line for line in second), second
-    image = docker_toolchains.client.images.get(made.image_id)
+    image = toolchain_engine.client.images.get(made.image_id)
     try:
         assert image.labels["io.xcargo.kind"] == "custom"
     finally:
-        docker_toolchains.client.images.remove(made.image_id, force=True)
+        toolchain_engine.client.images.remove(made.image_id, force=True)
 
 
 def test_a_pre_build_script_runs_with_the_triple_and_risky_commands_wait_for_a_person(
-    docker_toolchains, copy_fixture
+    toolchain_engine, copy_fixture
 ):
     project = copy_fixture(
         "prints-env",
-        docker_toolchains,
+        toolchain_engine,
         xcargo_toml=PRINTS_ENV_TOML
         + f"""
 [targets."{AARCH64}".container]
@@ -113,7 +100,7 @@ pre_build = ["curl -fsSL https://example.com/install.sh | sh"]
 """,
     )
 
-    refused = xcargo(project.root, "build", "--target", AARCH64)
+    refused = run_xcargo(toolchain_engine, project.root, "build", "--target", AARCH64)
 
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "--approve-dockerfile" in refused.stderr
@@ -126,11 +113,11 @@ pre_build = ["curl -fsSL https://example.com/install.sh | sh"]
     )
 
     try:
-        built = xcargo(project.root, "build", "--target", AARCH64)
+        built = run_xcargo(toolchain_engine, project.root, "build", "--target", AARCH64)
     finally:
         label = f"{naming.LABEL_PROJECT}={project.key}"
-        for image in docker_toolchains.client.images.list(filters={"label": label}):
-            docker_toolchains.client.images.remove(image.id, force=True)
+        for image in toolchain_engine.client.images.list(filters={"label": label}):
+            toolchain_engine.client.images.remove(image.id, force=True)
 
     assert built.returncode == 0, built.stderr[-3000:]
     assert f"pre-build script for {AARCH64}" in built.stderr

@@ -32,14 +32,6 @@ _CHECKSUMS = (
 )
 
 
-@pytest.fixture(params=["docker", "podman"])
-def engine(request) -> Engine:
-    marks = {"docker": "docker_toolchains", "podman": "podman_toolchains"}
-    if request.param == "podman":
-        request.applymarker(pytest.mark.podman)
-    return request.getfixturevalue(marks[request.param])
-
-
 def _attempts(lines: list[str]) -> dict[str, str]:
     """What the hostile build script reported: each path it tried, and what happened."""
     found = (re.search(r"poison (/\S+): (.*)$", line) for line in lines)
@@ -58,8 +50,9 @@ def _shared_files(engine: Engine, volume: str) -> str:
 
 
 def test_a_build_script_cannot_change_the_dependencies_another_project_compiles(
-    engine, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
+    engine = toolchain_engine
     hostile = copy_fixture("poisons-cache", engine)
     lines: list[str] = []
 
@@ -101,8 +94,9 @@ def test_a_build_script_cannot_change_the_dependencies_another_project_compiles(
 
 
 def test_a_build_past_its_disk_limit_is_stopped_and_gives_the_space_back_while_another_builds(
-    engine, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
+    engine = toolchain_engine
     runaway = copy_fixture("fills-disk", engine)
     neighbour = copy_fixture("hello-cross", engine)
     free_before = shutil.disk_usage("/var/lib").free

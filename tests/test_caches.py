@@ -36,9 +36,9 @@ def _ensure(
 
 
 @pytest.fixture
-def project_volumes(docker_toolchains):
+def project_volumes(toolchain_engine):
     """Volumes of a made-up project, removed afterwards whatever the test did."""
-    engine = docker_toolchains
+    engine = toolchain_engine
     volumes = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
     yield engine, volumes
     for name in (volumes.target, volumes.cargo_home):
@@ -142,9 +142,9 @@ def test_clean_keeps_a_volume_a_container_uses_and_removes_the_rest(project_volu
 
 
 def test_clean_takes_only_the_selected_projects_volumes_and_a_dry_run_removes_nothing(
-    docker_toolchains,
+    toolchain_engine,
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     mine = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
     neighbours = _ensure(engine, f"cache-test-{uuid.uuid4().hex[:8]}")
     project = engine.client.volumes.get(mine.target).attrs["Labels"][naming.LABEL_PROJECT]
@@ -166,10 +166,8 @@ def test_clean_takes_only_the_selected_projects_volumes_and_a_dry_run_removes_no
     assert mine.cargo_home in left, "the shared CARGO_HOME belongs to no project"
 
 
-def test_clean_older_than_takes_the_volumes_no_build_used_for_that_long(
-    docker_toolchains, tmp_path
-):
-    engine = docker_toolchains
+def test_clean_older_than_takes_the_volumes_no_build_used_for_that_long(toolchain_engine, tmp_path):
+    engine = toolchain_engine
     project = f"cache-test-{uuid.uuid4().hex[:8]}"
     stale = _ensure(engine, project)
     fresh = _ensure(engine, project, triple="riscv64gc-unknown-linux-gnu")
@@ -196,12 +194,12 @@ def test_clean_older_than_takes_the_volumes_no_build_used_for_that_long(
 
 
 def test_a_container_removed_between_the_listing_and_its_inspection_is_skipped(
-    docker_toolchains, monkeypatch
+    toolchain_engine, monkeypatch
 ):
     """Build phases come and go while a worker reads which volumes are in use (an eviction
     during a build): one gone meanwhile uses nothing, and the reading goes on.
     """
-    engine = docker_toolchains
+    engine = toolchain_engine
     doomed = engine.client.containers.create("localhost/xcargo/debian:trixie", ["true"])
     inspect = engine.client.api.inspect_container
 

@@ -5,24 +5,19 @@ arguments that would break the sandbox are refused before any engine is asked.
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from runtimes.build_env import BuildEnvironment
 from runtimes.cargo_args import check_cargo_args
-from tests.support import AARCH64, build, run_binary
+from tests.support import AARCH64, build, run_binary, run_xcargo
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
-XCARGO = str(Path(".venv/bin/xcargo").resolve())
-
 
 def test_packages_binaries_features_and_profiles_reach_cargo(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("workspace-features", engine)
     lines: list[str] = []
 
@@ -61,21 +56,13 @@ def test_packages_binaries_features_and_profiles_reach_cargo(
     )
 
 
-def test_the_cli_passes_cargos_arguments_and_refuses_a_target_dir(docker_toolchains, copy_fixture):
-    project = copy_fixture("workspace-features", docker_toolchains)
-    command = [XCARGO, "build", "--target", AARCH64]
+def test_the_cli_passes_cargos_arguments_and_refuses_a_target_dir(toolchain_engine, copy_fixture):
+    project = copy_fixture("workspace-features", toolchain_engine)
+    command = (toolchain_engine, project.root, "build", "--target", AARCH64)
 
-    refused = subprocess.run(
-        [*command, "--target-dir", "/tmp/elsewhere"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-    )
-    built = subprocess.run(
-        [*command, "--release", "-p", "app", "--bin", "hello", "--no-default-features"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
+    refused = run_xcargo(*command, "--target-dir", "/tmp/elsewhere")
+    built = run_xcargo(
+        *command, "--release", "-p", "app", "--bin", "hello", "--no-default-features"
     )
 
     assert refused.returncode == 2
@@ -88,23 +75,13 @@ def test_the_cli_passes_cargos_arguments_and_refuses_a_target_dir(docker_toolcha
     assert run_binary(AARCH64, binary) == "hello: hello from the workspace\n"
 
 
-def test_xcargo_test_runs_the_tests_under_the_targets_emulator(docker_toolchains, copy_fixture):
-    project = copy_fixture("workspace-features", docker_toolchains)
-    command = [XCARGO, "test", "--target", AARCH64]
+def test_xcargo_test_runs_the_tests_under_the_targets_emulator(toolchain_engine, copy_fixture):
+    project = copy_fixture("workspace-features", toolchain_engine)
+    command = (toolchain_engine, project.root, "test", "--target", AARCH64)
 
-    passed = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
-    nocapture = subprocess.run(
-        [*command, "-p", "greeter", "--", "--nocapture", "--include-ignored"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-    )
-    failing = subprocess.run(
-        [*command, "-p", "greeter", "--features", "failing"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-    )
+    passed = run_xcargo(*command)
+    nocapture = run_xcargo(*command, "-p", "greeter", "--", "--nocapture", "--include-ignored")
+    failing = run_xcargo(*command, "-p", "greeter", "--features", "failing")
 
     assert passed.returncode == 0, passed.stderr[-3000:]
     assert (
@@ -126,14 +103,11 @@ def test_xcargo_test_runs_the_tests_under_the_targets_emulator(docker_toolchains
     )
 
 
-def test_xcargo_check_checks_without_artifacts(docker_toolchains, copy_fixture):
-    project = copy_fixture("workspace-features", docker_toolchains)
+def test_xcargo_check_checks_without_artifacts(toolchain_engine, copy_fixture):
+    project = copy_fixture("workspace-features", toolchain_engine)
 
-    checked = subprocess.run(
-        [XCARGO, "check", "--target", AARCH64, "--workspace"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
+    checked = run_xcargo(
+        toolchain_engine, project.root, "check", "--target", AARCH64, "--workspace"
     )
 
     assert checked.returncode == 0, checked.stderr[-3000:]
@@ -142,17 +116,12 @@ def test_xcargo_check_checks_without_artifacts(docker_toolchains, copy_fixture):
     assert not (project.root / "target").exists()
 
 
-def test_xcargo_run_runs_the_one_program_under_emulation(docker_toolchains, copy_fixture):
-    project = copy_fixture("workspace-features", docker_toolchains)
-    command = [XCARGO, "run", "--target", AARCH64, "-p", "app"]
+def test_xcargo_run_runs_the_one_program_under_emulation(toolchain_engine, copy_fixture):
+    project = copy_fixture("workspace-features", toolchain_engine)
+    command = (toolchain_engine, project.root, "run", "--target", AARCH64, "-p", "app")
 
-    ran = subprocess.run(
-        [*command, "--bin", "bye", "--features", "extra"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-    )
-    ambiguous = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+    ran = run_xcargo(*command, "--bin", "bye", "--features", "extra")
+    ambiguous = run_xcargo(*command)
 
     assert ran.returncode == 0, ran.stderr[-3000:]
     # The program's output is xcargo's stdout, and only it, as with cargo run.
@@ -164,9 +133,9 @@ def test_xcargo_run_runs_the_one_program_under_emulation(docker_toolchains, copy
 
 
 def test_switching_features_profiles_and_rustflags_back_and_forth_rebuilds_nothing_twice(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    project = copy_fixture("workspace-features", docker_toolchains)
+    project = copy_fixture("workspace-features", toolchain_engine)
     variants = {
         "loud": {"cargo_args": ("-p", "app", "--features", "loud")},
         "extra": {"cargo_args": ("-p", "app", "--features", "extra")},
@@ -181,7 +150,7 @@ def test_switching_features_profiles_and_rustflags_back_and_forth_rebuilds_nothi
     for round_ in ("first", "again"):
         for name, options in variants.items():
             lines: list[str] = []
-            result = build(docker_toolchains, project, AARCH64, tmp_path, lines=lines, **options)
+            result = build(toolchain_engine, project, AARCH64, tmp_path, lines=lines, **options)
             assert result.succeeded, lines[-30:]
             compiled[f"{name} {round_}"] = [line for line in lines if "Compiling" in line]
 

@@ -1,4 +1,6 @@
-"""Cross-builds in real containers on Docker: what a user gets, on cold and warm caches."""
+"""Cross-builds in real containers, each test on Docker and on Podman: what a user gets, on
+cold and warm caches.
+"""
 
 from __future__ import annotations
 
@@ -57,9 +59,9 @@ def _remove_cargo_home(engine: Engine, rustc: str) -> None:
 
 
 def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     image = engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL))
     _remove_cargo_home(engine, image.labels[naming.LABEL_RUSTC])
     project = copy_fixture("hello-cross", engine)
@@ -86,10 +88,19 @@ def test_aarch64_build_on_cold_caches_gives_a_binary_that_runs_under_qemu(
     assert result.image_digest
 
 
+def test_bootstrap_makes_a_labelled_toolchain_image(toolchain_engine):
+    image = toolchain_engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL))
+
+    assert image.labels[naming.LABEL_TARGETS] == AARCH64
+    assert image.labels[naming.LABEL_RUSTC].startswith(NEWEST_CHANNEL)
+    assert image.labels[naming.LABEL_TOOLCHAIN] == NEWEST_CHANNEL
+    assert image.labels[naming.LABEL_KIND] == naming.KIND_TOOLCHAIN
+
+
 def test_rebuild_without_change_downloads_nothing_and_compiles_nothing(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     first = build(engine, project, AARCH64, tmp_path / "state")
     lines: list[str] = []
@@ -118,9 +129,9 @@ def test_rebuild_without_change_downloads_nothing_and_compiles_nothing(
 
 
 def test_a_file_cargo_does_not_read_changed_runs_cargo_which_finds_all_fresh_and_copies_nothing(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     [made] = build(engine, project, AARCH64, tmp_path / "state").artifacts
     (project.root / "NOTES.md").write_text("not part of the crate\n")
@@ -135,9 +146,9 @@ def test_a_file_cargo_does_not_read_changed_runs_cargo_which_finds_all_fresh_and
 
 
 def test_a_fresh_artifact_whose_host_copy_changed_is_copied_again(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     [made] = build(engine, project, AARCH64, tmp_path / "state").artifacts
     made.path.write_bytes(b"not what cargo made")
@@ -150,8 +161,8 @@ def test_a_fresh_artifact_whose_host_copy_changed_is_copied_again(
     assert _sha256(again.path) == made.sha256
 
 
-def test_cache_survives_the_removal_of_every_container(docker_toolchains, copy_fixture, tmp_path):
-    engine = docker_toolchains
+def test_cache_survives_the_removal_of_every_container(toolchain_engine, copy_fixture, tmp_path):
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     first = build(engine, project, AARCH64, tmp_path / "state")
     for container in engine.client.containers.list(all=True, filters={"status": "exited"}):
@@ -169,9 +180,9 @@ def test_cache_survives_the_removal_of_every_container(docker_toolchains, copy_f
 
 
 def test_one_changed_file_recompiles_the_crate_but_no_dependency(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     build(engine, project, AARCH64, tmp_path / "state")
     with (project.root / "src" / "greeting.rs").open("a") as source:
@@ -186,9 +197,9 @@ def test_one_changed_file_recompiles_the_crate_but_no_dependency(
 
 
 def test_a_build_script_writing_into_the_source_fails_clearly_and_the_source_is_untouched(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("writes-source", engine)
     before = _snapshot(project.root)
 
@@ -203,9 +214,9 @@ def test_a_build_script_writing_into_the_source_fails_clearly_and_the_source_is_
 
 
 def test_a_build_past_its_timeout_is_killed_and_leaves_no_container(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("slow-build", engine)
     started = time.monotonic()
 
@@ -217,21 +228,33 @@ def test_a_build_past_its_timeout_is_killed_and_leaves_no_container(
 
 
 def test_a_build_over_its_memory_limit_is_stopped_with_what_to_do(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
-    project = copy_fixture("hello-cross", engine)
+    """Docker reports the container's OOM kill; Podman never does, so there the build is
+    explained from cargo's report of its killed compiler. Without the compiler cache: under
+    it, the rustc killed is sccache's child (README, Not done yet).
+    """
+    engine = toolchain_engine
+    project = copy_fixture(
+        "hello-cross", engine, xcargo_toml="[container.cache]\ncompiler_cache = false\n"
+    )
 
-    with pytest.raises(BuildStopped, match=r"ran out of memory \(limit 60m\)") as raised:
-        build(engine, project, AARCH64, tmp_path / "state", limits=Limits(memory="60m"))
-
-    assert "--memory" in (raised.value.hint or "")
+    try:
+        result = build(engine, project, AARCH64, tmp_path / "state", limits=Limits(memory="60m"))
+    except BuildStopped as stopped:  # the container, or cargo itself, was the one killed
+        said, hint = stopped.message, stopped.hint or ""
+        assert "ran out of memory" in said
+    else:
+        said = hint = result.failure or ""
+        assert not result.succeeded
+    assert "60m" in said
+    assert "--memory" in hint
     assert containers_of(engine, project) == []
 
 
-def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_path):
+def test_the_build_container_is_hardened(toolchain_engine, copy_fixture, tmp_path):
     """Inspected while it runs: no capabilities, no network, read-only root and source, limits."""
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("slow-build", engine)
     name = naming.build_container(project.key, X86_64, "build")
     outcome: list[BaseException] = []
@@ -245,16 +268,21 @@ def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_pa
     worker = threading.Thread(target=run)
     worker.start()
     attrs = wait_until_running(engine, name)
+    # What the build's processes hold, not how the engine spells the request (Docker keeps
+    # "ALL", Podman lists each capability it would have given).
+    status = engine.client.containers.get(name).exec_run(["cat", "/proc/1/status"]).output
     worker.join()
 
+    assert "CapEff:\t0000000000000000" in status.decode(), "no capability at all"
     host = attrs["HostConfig"]
-    assert host["CapDrop"] == ["ALL"] or set(host["CapDrop"]) >= {"CAP_SYS_ADMIN", "CAP_NET_RAW"}
     assert "no-new-privileges" in " ".join(host["SecurityOpt"])
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["Memory"] == 4 * 1024**3
     assert host["PidsLimit"] == 4096
-    assert {limit["Name"] for limit in host["Ulimits"]} == {"nofile", "nproc"}
+    # Podman spells them RLIMIT_NOFILE, RLIMIT_NPROC.
+    limits = {limit["Name"].lower().removeprefix("rlimit_") for limit in host["Ulimits"]}
+    assert limits == {"nofile", "nproc"}
     mounts = {mount["Destination"]: mount for mount in attrs["Mounts"]}
     assert mounts["/project"]["RW"] is False
     assert mounts["/xcargo/target"]["RW"] is True
@@ -263,9 +291,9 @@ def test_the_build_container_is_hardened(docker_toolchains, copy_fixture, tmp_pa
 
 
 def test_two_builds_of_one_project_and_target_never_share_the_target_cache(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     name = naming.build_container(project.key, AARCH64, "fetch")
     running = engine.client.containers.run(
@@ -284,9 +312,9 @@ def test_two_builds_of_one_project_and_target_never_share_the_target_cache(
 
 
 def test_caching_off_uses_scratch_volumes_and_removes_them(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture(
         "hello-cross", engine, xcargo_toml="[container]\ncache.enabled = false\n"
     )
@@ -301,8 +329,8 @@ def test_caching_off_uses_scratch_volumes_and_removes_them(
     assert result.volumes.target not in names
 
 
-def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, tmp_path):
-    engine = docker_toolchains
+def test_an_image_named_in_xcargo_toml_is_used(toolchain_engine, copy_fixture, tmp_path):
+    engine = toolchain_engine
     custom = "localhost/team/aarch64-cross:1"
     engine.client.images.get(naming.toolchain_image(AARCH64, NEWEST_CHANNEL)).tag(
         *custom.rsplit(":", 1)
@@ -319,9 +347,9 @@ def test_an_image_named_in_xcargo_toml_is_used(docker_toolchains, copy_fixture, 
 
 
 def test_an_image_without_the_targets_standard_library_is_named_as_the_cause(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
     aarch64_only = naming.toolchain_image(AARCH64, NEWEST_CHANNEL)
 
@@ -335,9 +363,9 @@ def test_an_image_without_the_targets_standard_library_is_named_as_the_cause(
 
 
 def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("hello-cross", engine)
 
     with pytest.raises(PullFailed, match="is not on the engine, and registry localhost") as raised:
@@ -348,9 +376,9 @@ def test_a_missing_image_is_a_clear_error_and_nothing_is_pulled(
 
 
 def test_registry_and_git_paths_bind_host_directories_instead_of_the_volume(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     registry, git = tmp_path / "host-cache" / "registry", tmp_path / "host-cache" / "git"
     toml = f'[container]\ncache.registry_path = "{registry}"\ncache.git_path = "{git}"\n'
     project = copy_fixture("hello-cross", engine, xcargo_toml=toml)
@@ -364,9 +392,9 @@ def test_registry_and_git_paths_bind_host_directories_instead_of_the_volume(
 
 
 def test_a_build_that_misses_a_download_right_after_a_fetch_fails_saying_so(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("needs-network", engine)
     lines: list[str] = []
 

@@ -5,9 +5,8 @@ from registries nobody trusted until a person approves it.
 
 from __future__ import annotations
 
-import subprocess
+import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,8 @@ from runtimes.images.trust import ApprovalNeeded, TrustPolicy
 from runtimes.smoke import PASSED
 from runtimes.toolchains import NEWEST_CHANNEL
 from runtimes.vocabulary import IMAGE
-from tests.support import AARCH64, build
+from tests.conftest import untrusted_image_on
+from tests.support import AARCH64, build, run_xcargo
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -29,14 +29,21 @@ XCARGO_TOML = f'[targets."{AARCH64}".container]\nbuild_args = {{ BASE = "{BASE}"
 
 
 @pytest.fixture
-def custom_images(docker_toolchains: Engine) -> Iterator[Engine]:
-    """The engine; the custom images a test made are removed after it."""
-    engine = docker_toolchains
+def custom_images(toolchain_engine: Engine) -> Iterator[Engine]:
+    """The engine (Docker, then Podman); the custom images a test made are removed after it."""
+    engine = toolchain_engine
     before = {image.id for image in _custom_images(engine)}
     yield engine
     for image in _custom_images(engine):
         if image.id not in before:
             engine.client.images.remove(image.id, force=True)
+
+
+@pytest.fixture
+def untrusted_image(custom_images: Engine) -> Iterator[str]:
+    """UNTRUSTED_IMAGE on the engine of the test."""
+    with untrusted_image_on(custom_images) as name:
+        yield name
 
 
 def _custom_images(engine: Engine):
@@ -107,7 +114,8 @@ def test_a_failing_image_build_is_an_image_error_with_the_engines_words(
         build(engine, project, AARCH64, tmp_path / "state")
 
     assert raised.value.kind == IMAGE
-    assert "returned a non-zero code: 3" in raised.value.message
+    # Docker: "returned a non-zero code: 3"; Podman: "RUN exit 3": … exit status 3.
+    assert re.search(r"(non-zero code:|exit status) 3\b", raised.value.message), raised.value
 
 
 def test_an_image_from_an_untrusted_registry_is_built_only_once_a_person_approved_it(
@@ -173,17 +181,10 @@ def test_the_cli_refuses_a_dockerfile_outside_the_project_and_names_the_approval
     project = copy_fixture("custom-image", engine, xcargo_toml=XCARGO_TOML)
     (project.root / "ci.Dockerfile").write_text(f"FROM {untrusted_image}\n")
     (tmp_path / "outside.Dockerfile").write_text(f"FROM {BASE}\n")
-    xcargo = [str(Path(".venv/bin/xcargo").resolve()), "build", "--target", AARCH64]
+    command = (engine, project.root, "build", "--target", AARCH64, "--dockerfile")
 
-    outside = subprocess.run(
-        [*xcargo, "--dockerfile", "../outside.Dockerfile"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-    )
-    refused = subprocess.run(
-        [*xcargo, "--dockerfile", "ci.Dockerfile"], cwd=project.root, capture_output=True, text=True
-    )
+    outside = run_xcargo(*command, "../outside.Dockerfile")
+    refused = run_xcargo(*command, "ci.Dockerfile")
 
     assert outside.returncode == 2, outside.stderr
     assert "is outside the project" in outside.stderr

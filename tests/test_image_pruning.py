@@ -34,8 +34,8 @@ def make_image(engine, tag: str, **labels: str) -> str:
 
 
 @pytest.fixture
-def made(docker_toolchains):
-    engine = docker_toolchains
+def made(toolchain_engine):
+    engine = toolchain_engine
     ids: list[str] = []
     yield engine, ids
     for image_id in ids:

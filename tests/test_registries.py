@@ -6,10 +6,8 @@ trusted once.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +24,7 @@ from runtimes.images.trust import ApprovalNeeded, TrustPolicy, image_approval_co
 from runtimes.toolchains import NEWEST_CHANNEL
 from tests.conftest import registry_toolchain
 from tests.registries import Registries, push, small_image
-from tests.support import AARCH64, build, run_binary
+from tests.support import AARCH64, build, run_binary, run_xcargo
 
 pytestmark = pytest.mark.engine
 
@@ -69,7 +67,7 @@ def both(registries: Registries, **public: object) -> TrustPolicy:
 
 
 def test_the_catalogue_reads_each_registry_without_pulling(
-    docker_toolchains: Engine, registries: Registries, small_images: dict[str, str]
+    toolchain_engine: Engine, registries: Registries, small_images: dict[str, str]
 ) -> None:
     warnings: list[str] = []
     found = registry_catalogue(
@@ -93,7 +91,7 @@ def test_the_catalogue_reads_each_registry_without_pulling(
     # Nothing was pulled to read them.
     assert not any(
         image.reference in small_images
-        for image in engine_catalogue(docker_toolchains, both(registries))
+        for image in engine_catalogue(toolchain_engine, both(registries))
     )
 
 
@@ -141,7 +139,7 @@ def test_untrusted_and_unanswering_registries_are_not_used(registries: Registrie
 
 
 def test_allowed_images_limit_what_a_registry_offers(
-    docker_toolchains: Engine, registries: Registries, small_images: dict[str, str]
+    toolchain_engine: Engine, registries: Registries, small_images: dict[str, str]
 ) -> None:
     policy = both(registries, allowed_images=("cross-rs/*",))
     found = registry_catalogue(policy, [registries.public], [RISCV], warn=print)
@@ -149,7 +147,7 @@ def test_allowed_images_limit_what_a_registry_offers(
     with pytest.raises(
         UsageError, match=r"is not among the images allowed from 127\.0\.0\.1:5101 \(cross-rs/\*\)"
     ):
-        obtain(docker_toolchains, f"{registries.public}/xcargo/toolchain:{TAG}", policy)
+        obtain(toolchain_engine, f"{registries.public}/xcargo/toolchain:{TAG}", policy)
 
 
 def obtain(
@@ -170,44 +168,44 @@ def obtain(
 
 
 def test_pulls_follow_the_registrys_policy_and_pin_the_digest(
-    docker_toolchains: Engine, registries: Registries, small_images: dict[str, str]
+    toolchain_engine: Engine, registries: Registries, small_images: dict[str, str]
 ) -> None:
     reference = f"{registries.private}/xcargo/toolchain:{TAG}"
     never = TrustPolicy(
         (Registry(registries.private, pull_policy=NEVER, credentials=registries.login),)
     )
     with pytest.raises(PullFailed, match=r"the pull policy of 127\.0\.0\.1:5102 is never"):
-        obtain(docker_toolchains, reference, never)
+        obtain(toolchain_engine, reference, never)
     lines: list[str] = []
     try:
-        obtained = obtain(docker_toolchains, reference, both(registries), lines=lines)
+        obtained = obtain(toolchain_engine, reference, both(registries), lines=lines)
         assert obtained.digest == f"{registries.private}/xcargo/toolchain@{small_images[reference]}"
         assert lines[0] == f"xcargo: pulling {reference} ({registries.private}: if-not-present)"
         # On the engine now: if-not-present does not pull again; always does.
         lines.clear()
         assert (
-            obtain(docker_toolchains, reference, both(registries), lines=lines).image.id
+            obtain(toolchain_engine, reference, both(registries), lines=lines).image.id
             == obtained.image.id
         )
         assert lines == []
         always = TrustPolicy(
             (Registry(registries.private, pull_policy=ALWAYS, credentials=registries.login),)
         )
-        obtain(docker_toolchains, reference, always, lines=lines)
+        obtain(toolchain_engine, reference, always, lines=lines)
         assert lines[0] == f"xcargo: pulling {reference} ({registries.private}: always)"
         assert not any(registries.login.password in line for line in lines)
     finally:
-        docker_toolchains.client.images.remove(reference, force=True)
+        toolchain_engine.client.images.remove(reference, force=True)
 
 
 def test_an_untrusted_registrys_image_is_pulled_only_by_the_digest_a_person_trusted(
-    docker_toolchains: Engine, registries: Registries, small_images: dict[str, str]
+    toolchain_engine: Engine, registries: Registries, small_images: dict[str, str]
 ) -> None:
     reference = f"{registries.public}/xcargo/toolchain:{TAG}"
     digest = small_images[reference]
     nobody = TrustPolicy(())
     with pytest.raises(ApprovalNeeded) as caught:
-        obtain(docker_toolchains, reference, nobody)
+        obtain(toolchain_engine, reference, nobody)
     needed = caught.value
     assert (needed.what, needed.approval) == ("image", image_approval_code(digest))
     assert needed.text == f"{registries.public}/xcargo/toolchain@{digest}"
@@ -221,17 +219,17 @@ def test_an_untrusted_registrys_image_is_pulled_only_by_the_digest_a_person_trus
         f"pass --approve-image {needed.approval}"
     )
     with pytest.raises(ApprovalNeeded):
-        obtain(docker_toolchains, reference, nobody, frozenset({"0123456789ab"}))
+        obtain(toolchain_engine, reference, nobody, frozenset({"0123456789ab"}))
     lines: list[str] = []
     try:
-        obtained = obtain(docker_toolchains, reference, nobody, frozenset({needed.approval}), lines)
+        obtained = obtain(toolchain_engine, reference, nobody, frozenset({needed.approval}), lines)
         assert obtained.digest == needed.text
         assert f"pulling {needed.text}, which a person trusted once" in lines[0]
         # Tagged as named: the next build finds it on the engine and asks nobody.
-        assert docker_toolchains.client.images.get(reference).id == obtained.image.id
-        assert obtain(docker_toolchains, reference, nobody).image.id == obtained.image.id
+        assert toolchain_engine.client.images.get(reference).id == obtained.image.id
+        assert obtain(toolchain_engine, reference, nobody).image.id == obtained.image.id
     finally:
-        docker_toolchains.client.images.remove(reference, force=True)
+        toolchain_engine.client.images.remove(reference, force=True)
 
 
 @pytest.fixture
@@ -291,9 +289,6 @@ def test_a_worker_without_the_toolchain_image_pulls_it_from_the_team_registry(
     assert "hello" in run_binary(AARCH64, artifact.path).lower()
 
 
-XCARGO = str(Path(".venv/bin/xcargo").resolve())
-
-
 @pytest.mark.slow
 def test_the_cli_pulls_an_untrusted_image_only_with_the_approval_typed(
     docker_toolchains, registries, pushed_toolchain, copy_fixture, tmp_path
@@ -301,16 +296,14 @@ def test_the_cli_pulls_an_untrusted_image_only_with_the_approval_typed(
     engine = docker_toolchains
     project = copy_fixture("hello-tiny", engine)
     named = f"{registries.public}/team/rust:1"
-    command = [XCARGO, "build", "--target", AARCH64, "--container-image", named]
+    command = (engine, project.root, "build", "--target", AARCH64, "--container-image", named)
     try:
-        refused = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+        refused = run_xcargo(*command)
         code = image_approval_code(pushed_toolchain)
         assert refused.returncode == 2, refused.stderr
         assert f"{named} needs a person's approval before it is pulled" in refused.stderr
         assert f"--approve-image {code}" in refused.stderr
-        built = subprocess.run(
-            [*command, "--approve-image", code], cwd=project.root, capture_output=True, text=True
-        )
+        built = run_xcargo(*command, "--approve-image", code)
         assert built.returncode == 0, built.stderr[-3000:]
         assert f"pulling {registries.public}/team/rust@{pushed_toolchain}" in built.stderr
     finally:
@@ -318,18 +311,17 @@ def test_the_cli_pulls_an_untrusted_image_only_with_the_approval_typed(
 
 
 def test_container_pull_pulls_the_catalogues_choice_with_progress(
-    docker_toolchains, registries, small_images, tmp_path
+    toolchain_engine, registries, small_images, tmp_path
 ):
     reference = f"{registries.public}/xcargo/toolchain:{TAG}"
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "p"\nversion = "0.1.0"\n')
     (tmp_path / "xcargo.toml").write_text(
         f'[container]\nimage_registry = ["{registries.public}"]\n'
     )
-    environ = {**os.environ, "XCARGO_TRUSTED_REGISTRIES": registries.public}
 
     def xcargo(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [XCARGO, *arguments], cwd=tmp_path, capture_output=True, text=True, env=environ
+        return run_xcargo(
+            toolchain_engine, tmp_path, *arguments, XCARGO_TRUSTED_REGISTRIES=registries.public
         )
 
     try:
@@ -349,4 +341,4 @@ def test_container_pull_pulls_the_catalogues_choice_with_progress(
         assert missing.returncode == 2
         assert f"no image for {RISCV} with rustc 1.85 in the registries" in missing.stderr
     finally:
-        docker_toolchains.client.images.remove(reference, force=True)
+        toolchain_engine.client.images.remove(reference, force=True)

@@ -38,14 +38,10 @@ def run_lines(engine: Engine, script: str, name: str) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize(
-    "engine_name", ["docker", pytest.param("podman", marks=pytest.mark.podman)]
-)
-def test_interleaved_stdout_and_stderr_lines_arrive_whole_and_in_order(
-    engine_name, request, docker_toolchains
-):
-    engine = request.getfixturevalue(f"{engine_name}_toolchains")
-    lines = run_lines(engine, INTERLEAVED, f"xcargo-test-interleaved-{engine_name}")
+def test_interleaved_stdout_and_stderr_lines_arrive_whole_and_in_order(toolchain_engine):
+    lines = run_lines(
+        toolchain_engine, INTERLEAVED, f"xcargo-test-interleaved-{toolchain_engine.kind}"
+    )
 
     assert [line for line in lines if line.startswith("out ")] == [f"out {n}" for n in range(LINES)]
     assert [line for line in lines if line.startswith("err ")] == [
@@ -54,21 +50,15 @@ def test_interleaved_stdout_and_stderr_lines_arrive_whole_and_in_order(
     assert len(lines) == 2 * LINES
 
 
-@pytest.mark.parametrize(
-    "engine_name", ["docker", pytest.param("podman", marks=pytest.mark.podman)]
-)
-def test_a_log_far_past_the_engines_log_rotation_size_loses_nothing(
-    engine_name, request, docker_toolchains
-):
+def test_a_log_far_past_the_engines_log_rotation_size_loses_nothing(toolchain_engine):
     """30 MB of log: Docker here rotates container logs at 10 MB, which used to end the
     stream; Podman 4's follow stream used to skip lines when the reader fell behind.
     """
-    engine = request.getfixturevalue(f"{engine_name}_toolchains")
     count = 300_000
     script = (
         f'seq -f "line %06g of a long log, padded to about a hundred bytes ......" 0 {count - 1}'
     )
-    lines = run_lines(engine, script, f"xcargo-test-long-log-{engine_name}")
+    lines = run_lines(toolchain_engine, script, f"xcargo-test-long-log-{toolchain_engine.kind}")
 
     assert len(lines) == count
     assert [line[5:11] for line in lines] == [f"{n:06}" for n in range(count)]

@@ -38,9 +38,8 @@ def test_no_relabelling_without_selinux_or_from_macos(info, platform):
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("engine_fixture", ["docker_toolchains", "podman_toolchains"])
-def test_both_engines_run_a_container_whose_binds_are_relabelled(request, engine_fixture, tmp_path):
-    engine = dataclasses.replace(request.getfixturevalue(engine_fixture), relabel_binds=True)
+def test_both_engines_run_a_container_whose_binds_are_relabelled(toolchain_engine, tmp_path):
+    engine = dataclasses.replace(toolchain_engine, relabel_binds=True)
     (tmp_path / "Cargo.toml").write_text("[package]\n")
     spec_name = f"xcargo-relabel-test-{engine.kind}"
     spec = ContainerSpec(

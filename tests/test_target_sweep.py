@@ -1,6 +1,6 @@
 """The target cache sheds what no build used for a while (runtimes.target_sweep): the sweep's
-script on a target directory laid out as cargo lays it out, its report, and (Docker) a
-workspace switched between two feature sets, one of which nobody builds any more.
+script on a target directory laid out as cargo lays it out, its report, and (on Docker and on
+Podman) a workspace switched between two feature sets, one of which nobody builds any more.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def test_the_report_reads_as_units_and_size():
 @pytest.mark.engine
 @pytest.mark.slow
 def test_a_feature_set_nobody_builds_any_more_is_shed_and_the_one_in_use_stays_fresh(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("workspace-features", engine)
 
     target_volume = ""

@@ -1,5 +1,6 @@
-"""Toolchains, glibc floors and strategies on real builds (Docker): a crate that needs a newer
-rustc gets one by itself, binaries start on an older Debian, and use_when chooses native.
+"""Toolchains, glibc floors and strategies on real builds, on Docker and on Podman: a crate
+that needs a newer rustc gets one by itself, binaries start on an older Debian, and use_when
+chooses native.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def objdump_highest_glibc(path: Path) -> GlibcVersion:
 
 
 def test_a_crate_needing_a_newer_rustc_builds_with_a_newer_toolchain_chosen_by_itself(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("newer-std", engine)
     lines: list[str] = []
 
@@ -55,9 +56,9 @@ def test_a_crate_needing_a_newer_rustc_builds_with_a_newer_toolchain_chosen_by_i
 
 
 def test_with_only_1_85_offered_the_crate_is_refused_before_any_container_starts(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("newer-std", engine)
 
     with pytest.raises(UsageError) as refused:
@@ -70,9 +71,9 @@ def test_with_only_1_85_offered_the_crate_is_refused_before_any_container_starts
 
 
 def test_rust_toolchain_toml_picks_the_toolchain_and_each_toolchain_has_its_own_caches(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     pinned = copy_fixture("hello-tiny", engine)
     (pinned.root / "rust-toolchain.toml").write_text(f'[toolchain]\nchannel = "{OLDEST}"\n')
     newest = build(engine, pinned, AARCH64, tmp_path / "state", toolchain=NEWEST_CHANNEL)
@@ -94,9 +95,9 @@ def test_rust_toolchain_toml_picks_the_toolchain_and_each_toolchain_has_its_own_
 
 @pytest.mark.parametrize(("triple", "arch"), [(AARCH64, "aarch64"), (ARMV7, "arm")])
 def test_a_floor_of_2_17_links_c_code_too_and_the_binary_starts_on_debian_12(
-    docker_toolchains, copy_fixture, tmp_path, triple, arch
+    toolchain_engine, copy_fixture, tmp_path, triple, arch
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("c-floor", engine)
     lines: list[str] = []
 
@@ -120,9 +121,9 @@ def test_a_floor_of_2_17_links_c_code_too_and_the_binary_starts_on_debian_12(
 
 
 def test_with_no_floor_set_a_gnu_target_gets_the_2_28_default(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine = docker_toolchains
+    engine = toolchain_engine
     project = copy_fixture("c-floor", engine)
 
     result = build(engine, project, AARCH64, tmp_path / "state")
@@ -134,8 +135,8 @@ def test_with_no_floor_set_a_gnu_target_gets_the_2_28_default(
     assert objdump_highest_glibc(artifact.path) <= DEFAULT_FLOOR
 
 
-def test_xcargo_toml_sets_a_targets_floor(docker_toolchains, copy_fixture, tmp_path):
-    engine = docker_toolchains
+def test_xcargo_toml_sets_a_targets_floor(toolchain_engine, copy_fixture, tmp_path):
+    engine = toolchain_engine
     toml = f'[container]\nglibc = "2.31"\n[targets."{AARCH64}".container]\nglibc = "2.17"\n'
     project = copy_fixture("c-floor", engine, xcargo_toml=toml)
 
@@ -146,12 +147,12 @@ def test_xcargo_toml_sets_a_targets_floor(docker_toolchains, copy_fixture, tmp_p
 
 
 def test_an_artifact_above_its_floor_fails_the_build_naming_the_symbols(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
     """An image without zig (here: ours with its zig label cleared, as a team's own image
     would be) links against its own glibc 2.41; the floor is then checked, not met.
     """
-    engine = docker_toolchains
+    engine = toolchain_engine
     no_zig = "localhost/xcargo-test/no-zig:1"
     dockerfile = (
         f'FROM {naming.toolchain_image(AARCH64, NEWEST_CHANNEL)}\nLABEL {naming.LABEL_ZIG}=""\n'
@@ -185,6 +186,7 @@ def test_an_artifact_above_its_floor_fails_the_build_naming_the_symbols(
 def test_use_when_false_builds_the_hosts_own_target_natively_with_the_hosts_cargo(
     docker_toolchains, copy_fixture, tmp_path
 ):
+    """No engine takes part: once, on Docker."""
     engine = docker_toolchains
     toml = '[container]\nuse_when = "target.os != host.os"\n'
     project = copy_fixture("newer-std", engine, xcargo_toml=toml)
@@ -205,8 +207,8 @@ def test_use_when_false_builds_the_hosts_own_target_natively_with_the_hosts_carg
     assert run_binary(X86_64, artifact.path).splitlines() == NEWER_STD_OUTPUT
 
 
-def test_use_when_true_builds_in_a_container(docker_toolchains, copy_fixture, tmp_path):
-    engine = docker_toolchains
+def test_use_when_true_builds_in_a_container(toolchain_engine, copy_fixture, tmp_path):
+    engine = toolchain_engine
     toml = f'[targets."{X86_64}".container]\nuse_when = "target.arch == host.arch"\n'
     project = copy_fixture("newer-std", engine, xcargo_toml=toml)
 
@@ -221,9 +223,9 @@ def test_use_when_true_builds_in_a_container(docker_toolchains, copy_fixture, tm
 
 
 def test_the_server_builds_in_a_container_whatever_use_when_says(
-    docker_toolchains, copy_fixture, tmp_path
+    toolchain_engine, copy_fixture, tmp_path
 ):
-    engine: Engine = docker_toolchains
+    engine: Engine = toolchain_engine
     toml = '[container]\nuse_when = "false"\n'
     project = copy_fixture("newer-std", engine, xcargo_toml=toml)
 
