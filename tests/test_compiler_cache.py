@@ -1,6 +1,6 @@
-"""The shared compiler cache (sccache), on Docker and on Podman: a second project with the
-same dependencies compiles none of them again; a build of an unprotected ref reads the cache
-and writes nothing to it; a project can turn it off.
+"""The shared compiler cache (sccache) on Docker: a second project with the same dependencies
+compiles none of them again; a build of an unprotected ref reads the cache and writes nothing
+to it; a project can turn it off.
 """
 
 from __future__ import annotations
@@ -20,20 +20,20 @@ DEPENDENCY_COMPILES = 25
 
 
 @pytest.fixture
-def warm_compiler_cache(toolchain_engine, copy_fixture, tmp_path):
+def warm_compiler_cache(docker_toolchains, copy_fixture, tmp_path):
     """One project built, so the compiler cache of aarch64 holds hello-cross's dependencies
     (it may hold them already from an earlier build on this engine).
     """
-    project = copy_fixture("hello-cross", toolchain_engine, under="first")
-    result = build(toolchain_engine, project, AARCH64, tmp_path / "first-state")
+    project = copy_fixture("hello-cross", docker_toolchains, under="first")
+    result = build(docker_toolchains, project, AARCH64, tmp_path / "first-state")
     assert result.succeeded
     return result.compiler_cache
 
 
 def test_a_second_project_with_the_same_dependencies_compiles_none_of_them_again(
-    toolchain_engine, copy_fixture, tmp_path, warm_compiler_cache
+    docker_toolchains, copy_fixture, tmp_path, warm_compiler_cache
 ):
-    engine = toolchain_engine
+    engine = docker_toolchains
     project = copy_fixture("hello-cross", engine)
     lines: list[str] = []
 
@@ -55,9 +55,9 @@ def test_a_second_project_with_the_same_dependencies_compiles_none_of_them_again
 
 
 def test_an_unprotected_ref_reads_the_compiler_cache_and_writes_nothing_to_it(
-    toolchain_engine, copy_fixture, tmp_path, warm_compiler_cache
+    docker_toolchains, copy_fixture, tmp_path, warm_compiler_cache
 ):
-    engine = toolchain_engine
+    engine = docker_toolchains
     # Linked at the image's own glibc: zig's stubs, which such a build would compile in each
     # of its cold target caches, are not what is tested.
     project = copy_fixture("hello-cross", engine, xcargo_toml='[container]\nglibc = "2.41"\n')
@@ -81,8 +81,8 @@ def test_an_unprotected_ref_reads_the_compiler_cache_and_writes_nothing_to_it(
         assert mount["ReadOnly"] is True
 
 
-def test_a_project_can_turn_the_compiler_cache_off(toolchain_engine, copy_fixture, tmp_path):
-    engine = toolchain_engine
+def test_a_project_can_turn_the_compiler_cache_off(docker_toolchains, copy_fixture, tmp_path):
+    engine = docker_toolchains
     # At the image's glibc: without the compiler cache, zig would compile its stubs here.
     config = '[container]\nglibc = "2.41"\n\n[container.cache]\ncompiler_cache = false\n'
     project = copy_fixture("hello-tiny", engine, xcargo_toml=config)
